@@ -30,4 +30,7 @@ ffi.set_source(
 )
 
 if __name__ == "__main__":
-    ffi.compile(verbose=True)
+    # Developer rebuild after editing csrc/: `python harness/_build.py` writes the
+    # module in place (harness/_mapfuzz_c.*.so), where an editable install finds it.
+    os.chdir(ROOT)
+    ffi.compile(tmpdir=str(ROOT), verbose=False)
