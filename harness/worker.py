@@ -1,0 +1,298 @@
+"""Executions in a child process, so a target that crashes or hangs is a finding.
+
+The parent (the CLI) talks to one worker process over a pipe. Before each
+execution the worker stores the input's index in shared memory; when the worker
+dies by a signal, or stops answering past its deadline, the parent knows exactly
+which input killed it, kills and restarts the worker, and reports ``crash`` or
+``hang`` for that input. The fuzz loop itself (generate, run, judge) runs inside
+the worker in batches bounded in time, so the pipe carries only findings and
+counts.
+
+Call order: ``Worker(target_spec)`` -> ``fuzz_batch(...)`` / ``run(...)`` any number
+of times -> ``close()``. After a ``WorkerDied`` the same Worker restarts itself on
+the next call.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from harness.engine import RandomEngine
+from harness.execute import ExecutionSetupError, Outcome, RunSpec, execute
+from harness.oracle import Violation
+from harness.plan import compile_schedule
+from harness.runner import Runner, Target
+from harness.schedule import Schedule, from_json, to_json
+
+_CTX = mp.get_context("spawn")
+
+
+class WorkerDied(Exception):
+    """The worker process died (signal) or hung while running input ``index``."""
+
+    def __init__(self, kind: str, index: int, detail: str) -> None:
+        super().__init__(f"{kind} at input {index}: {detail}")
+        self.kind = kind
+        self.index = index
+        self.detail = detail
+
+
+class WorkerError(Exception):
+    """The worker raised: a bad target, a bad schedule or an internal error (message says)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A violating execution found by a fuzz batch."""
+
+    index: int
+    schedule: dict[str, Any]
+    spec: RunSpec
+    violations: tuple[Violation, ...]
+    trace: tuple[int, ...]
+    trace_hash: int
+    elapsed_s: float
+
+
+@dataclass(slots=True)
+class BatchResult:
+    execs: int = 0
+    unknown: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    features: int = 0
+
+
+def _child(conn: Connection, progress: Any, target_spec: str) -> None:
+    """Worker main loop. Every request gets exactly one reply: ("ok", payload) or ("error", text)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    try:
+        target = Target.load(target_spec)
+        runner = Runner(target)
+    except Exception as exc:  # report, then wait for the parent to close us
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ok", None))
+    seen = FeatureSet()
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        kind = request[0]
+        if kind == "stop":
+            return
+        try:
+            if kind == "fuzz":
+                reply: Any = _fuzz_batch(runner, target, progress, seen, *request[1:])
+            elif kind == "run":
+                reply = _run(runner, target, progress, *request[1:])
+            else:
+                raise WorkerError(f"unknown request {kind!r}")
+            conn.send(("ok", reply))
+        except Exception as exc:
+            conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+
+def _fuzz_batch(
+    runner: Runner,
+    target: Target,
+    progress: Any,
+    seen: FeatureSet,
+    engine: RandomEngine,
+    start: int,
+    max_execs: int,
+    seconds: float,
+    stop_on_finding: bool,
+) -> BatchResult:
+    result = BatchResult()
+    deadline = time.perf_counter() + seconds
+    plan_cache: tuple[int, Any, Schedule] | None = None
+    spp = engine.seeds_per_schedule
+    i = start
+    while i < start + max_execs:
+        progress[0] = i
+        key = i // spp
+        if plan_cache is None or plan_cache[0] != key:
+            schedule = engine.schedule(i)
+            plan_cache = (key, compile_schedule(schedule, target.variants), schedule)
+        _, plan, schedule = plan_cache
+        spec = engine.run_spec(i)
+        t0 = time.perf_counter()
+        try:
+            outcome = execute(runner, target, plan, spec)
+        except ExecutionSetupError as exc:
+            raise WorkerError(f"input {i}: {exc}") from exc
+        result.execs += 1
+        if spec.mode == "controlled" and i % 32 == 0:
+            seen.value |= int.from_bytes(runner.coverage().translate(_NONZERO_TO_ONE), "little")
+        if outcome.violations:
+            result.findings.append(_finding(i, schedule, spec, outcome, time.perf_counter() - t0))
+            if stop_on_finding:
+                break
+        elif outcome.verdict.status == "unknown":
+            result.unknown += 1
+        i += 1
+        if time.perf_counter() >= deadline:
+            break
+    result.features = seen.value.bit_count()
+    return result
+
+
+_NONZERO_TO_ONE = bytes([0] + [1] * 255)
+"""Maps every non-zero counter byte to 1, so one int holds the feature set as bytes 0/1."""
+
+
+class FeatureSet:
+    """Interleaving features seen so far in this worker (bytes 0/1 packed in an int)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome, dt: float) -> Finding:
+    return Finding(
+        index=index,
+        schedule=to_json(schedule),
+        spec=spec,
+        violations=outcome.violations,
+        trace=outcome.execution.trace,
+        trace_hash=outcome.execution.trace_hash,
+        elapsed_s=dt,
+    )
+
+
+def _run(
+    runner: Runner, target: Target, progress: Any, schedule_json: dict[str, Any], specs: list[RunSpec]
+) -> list[Outcome]:
+    schedule = from_json(schedule_json)
+    plan = compile_schedule(schedule, target.variants)
+    outcomes = []
+    for n, spec in enumerate(specs):
+        progress[0] = n
+        outcomes.append(execute(runner, target, plan, spec))
+    return outcomes
+
+
+class Worker:
+    """A restartable worker process driving one target."""
+
+    def __init__(self, target_spec: str, *, hang_timeout: float = 30.0) -> None:
+        self.target_spec = target_spec
+        self.hang_timeout = hang_timeout
+        self._proc: Any = None
+        self._conn: Connection | None = None
+        self._progress: Any = None
+        self.restarts = 0
+
+    def _start(self) -> None:
+        parent, child = _CTX.Pipe()
+        self._progress = _CTX.Array("q", 2, lock=False)
+        self._proc = _CTX.Process(
+            target=_child, args=(child, self._progress, self.target_spec), daemon=True
+        )
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        status, payload = self._wait(120.0, "starting the worker")
+        if status != "ok":
+            self.close()
+            raise WorkerError(payload)
+
+    def _wait(self, timeout: float, what: str) -> tuple[str, Any]:
+        assert self._conn is not None and self._proc is not None
+        end = time.monotonic() + timeout
+        while True:
+            if self._conn.poll(min(0.05, max(0.0, end - time.monotonic()))):
+                try:
+                    reply: tuple[str, Any] = self._conn.recv()
+                    return reply
+                except EOFError:
+                    pass
+            if not self._proc.is_alive() or self._conn.closed:
+                self._proc.join(1.0)
+                code = self._proc.exitcode
+                index = int(self._progress[0])
+                self._discard()
+                detail = (
+                    f"worker killed by signal {-code} ({_signame(-code)}) while {what}"
+                    if code is not None and code < 0
+                    else f"worker exited with code {code} while {what}"
+                )
+                raise WorkerDied("crash", index, detail)
+            if time.monotonic() >= end:
+                index = int(self._progress[0])
+                self._proc.kill()
+                self._proc.join(5.0)
+                self._discard()
+                raise WorkerDied("hang", index, f"no answer within {timeout:.0f} s while {what}")
+
+    def _discard(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._proc = None
+        self.restarts += 1
+
+    def _request(self, request: tuple[Any, ...], timeout: float, what: str) -> Any:
+        if self._proc is None:
+            self._start()
+        assert self._conn is not None
+        self._conn.send(request)
+        status, payload = self._wait(timeout, what)
+        if status != "ok":
+            raise WorkerError(payload)
+        return payload
+
+    def fuzz_batch(
+        self,
+        engine: RandomEngine,
+        start: int,
+        max_execs: int,
+        seconds: float,
+        stop_on_finding: bool = True,
+    ) -> BatchResult:
+        request = ("fuzz", engine, start, max_execs, seconds, stop_on_finding)
+        result: BatchResult = self._request(request, seconds + self.hang_timeout, "fuzzing")
+        return result
+
+    def run(self, schedule: Schedule, specs: list[RunSpec]) -> list[Outcome]:
+        timeout = self.hang_timeout * max(1, len(specs))
+        outcomes: list[Outcome] = self._request(("run", to_json(schedule), specs), timeout, "running")
+        return outcomes
+
+    def close(self) -> None:
+        if self._proc is not None and self._conn is not None:
+            try:
+                self._conn.send(("stop",))
+            except OSError:
+                pass
+            self._proc.join(2.0)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(2.0)
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._proc = None
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _signame(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return "unknown signal"
+
+
+__all__ = ["BatchResult", "Finding", "Worker", "WorkerDied", "WorkerError"]
