@@ -1,0 +1,207 @@
+"""`mapfuzz bench`: detection of every seeded bug, throughput, oracle speed.
+
+Everything is measured side by side in one run on this machine and reported as
+medians (these machines are small and shared: single absolute times mislead).
+The results land in BENCHMARKS.md with the machine's facts and the date.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.campaign import CampaignConfig, make_engine
+from harness.execute import RunSpec, judge
+from harness.plan import compile_schedule
+from harness.runner import Runner, Target
+from harness.schedule import Schedule, from_json
+from harness.worker import Worker, WorkerDied
+
+Log = Callable[[str], None] | None
+
+DETECTION_MODES = (("controlled", "pct"), ("controlled", "random"), ("stress", "-"))
+
+
+def standard_schedule() -> Schedule:
+    path = Path(__file__).resolve().parent.parent / "corpus" / "standard.json"
+    if path.exists():
+        return from_json(json.loads(path.read_text()))
+    from harness.generate import standard_schedule as build
+
+    return build()
+
+
+def machine_facts() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.date.today().isoformat(),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def detect(
+    worker: Worker, variant: str, mode: str, strategy: str, seed: int, seconds: float
+) -> tuple[bool, float, int]:
+    """Run a campaign in ``worker`` until the first finding; (found, seconds, executions)."""
+    cfg = CampaignConfig(variant=variant, mode=mode, strategy=strategy if mode == "controlled"
+                         else "pct", seed=seed, seconds=seconds, canary=False)
+    engine = make_engine(cfg, Target.load("evacmap"))
+    start = time.perf_counter()
+    done = 0
+    while time.perf_counter() - start < seconds:
+        left = seconds - (time.perf_counter() - start)
+        try:
+            batch = worker.fuzz_batch(engine, done, 1 << 40, min(0.25, left))
+        except WorkerDied as died:
+            return True, time.perf_counter() - start, died.index + 1
+        done += batch.execs
+        if batch.findings:
+            return True, time.perf_counter() - start, done
+    return False, time.perf_counter() - start, done
+
+
+def bench_detection(quick: bool, log: Log) -> list[dict[str, Any]]:
+    seeds = (1, 2, 3) if quick else (1, 2, 3, 4, 5)
+    budget = 10.0 if quick else 60.0
+    modes = DETECTION_MODES[:1] + DETECTION_MODES[2:] if quick else DETECTION_MODES
+    rows = []
+    with Worker("evacmap") as worker:
+        for variant in Target.load("evacmap").variants:
+            for mode, strategy in modes:
+                runs = [detect(worker, variant, mode, strategy, s, budget) for s in seeds]
+                hits = [r for r in runs if r[0]]
+                row = {
+                    "variant": variant, "mode": mode, "strategy": strategy, "seeds": len(seeds),
+                    "found": len(hits),
+                    "median_s": round(statistics.median(r[1] for r in hits), 4) if hits else None,
+                    "median_execs": int(statistics.median(r[2] for r in hits)) if hits else None,
+                }
+                rows.append(row)
+                if log:
+                    log(f"  {variant:32} {mode:10} {strategy:6} found {row['found']}/{len(seeds)}"
+                        f"  median {row['median_s']} s, {row['median_execs']} execs")
+    return rows
+
+
+def _median_rate(fn: Callable[[], int], repeats: int) -> float:
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        n = fn()
+        rates.append(n / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def bench_throughput(quick: bool, log: Log) -> dict[str, Any]:
+    target = Target.load("evacmap")
+    schedule = standard_schedule()
+    plan = compile_schedule(schedule, target.variants)
+    n = 2_000 if quick else 10_000
+    repeats = 5
+    out: dict[str, Any] = {"schedule": "corpus/standard.json", "repeats": repeats}
+    with Runner(target) as runner:
+        for strategy in ("pct", "random"):
+            def loop(strategy: str = strategy) -> int:
+                for i in range(n):
+                    runner.run(plan, mode="controlled", strategy=strategy, seed=i,
+                               record_events=False)
+                return n
+            out[f"controlled_{strategy}_execs_per_s"] = round(_median_rate(loop, repeats))
+
+        def whole() -> int:
+            for i in range(n // 4):
+                judge(plan, runner.run(plan, seed=i, record_events=False), target)
+            return n // 4
+        out["whole_loop_execs_per_s"] = round(_median_rate(whole, repeats))
+
+        nops = sum(len(t) for t in plan.threads)
+
+        def stress() -> int:
+            for i in range(n // 10):
+                runner.run(plan, mode="stress", seed=i, noise=0.0)
+            return (n // 10) * nops
+        out["stress_ops_per_s_3_threads"] = round(_median_rate(stress, repeats))
+    if log:
+        log("  " + ", ".join(f"{k} {v}" for k, v in out.items() if k.endswith("_s")))
+    return out
+
+
+def bench_oracle(quick: bool, log: Log) -> dict[str, Any]:
+    from harness.oracle import check
+    from harness.synth import synthetic_history
+
+    out: dict[str, Any] = {}
+    cases = [("1M_ops_1000_keys_64_threads", 1_000_000, 1000, 64)]
+    if quick:
+        cases = [("100k_ops_100_keys_64_threads", 100_000, 100, 64)]
+    cases += [("1_key_2000_ops_32_way", 2000, 1, 32), ("1_key_2000_ops_64_way", 2000, 1, 64)]
+    for name, ops, keys, threads in cases:
+        history = synthetic_history(ops=ops, keys=keys, threads=threads, seed=7)
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            verdict = check(history)
+            times.append(time.perf_counter() - t0)
+        out[name] = {"median_s": round(statistics.median(times), 4), "verdict": verdict.status}
+        if log:
+            log(f"  {name}: {out[name]['median_s']} s ({verdict.status})")
+    return out
+
+
+def run_bench(quick: bool = False, log: Log = None) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine_facts(), "quick": quick}
+    if log:
+        log("throughput ...")
+    results["throughput"] = bench_throughput(quick, log)
+    if log:
+        log("oracle ...")
+    results["oracle"] = bench_oracle(quick, log)
+    if log:
+        log("detection ...")
+    results["detection"] = bench_detection(quick, log)
+    return results
+
+
+def write_markdown(results: dict[str, Any], path: Path) -> None:
+    m = results["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `mapfuzz bench{' --quick' if results['quick'] else ''}` on {m['date']}: "
+        f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['platform']}.",
+        "All figures are medians of repeated runs taken side by side in one run.",
+        "",
+        "## Detection of the seeded evacmap bugs",
+        "",
+        "| variant | mode | strategy | found (seeds) | median s to first finding | median execs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results["detection"]:
+        lines.append(f"| {r['variant']} | {r['mode']} | {r['strategy']} | {r['found']}/{r['seeds']} "
+                     f"| {r['median_s']} | {r['median_execs']} |")
+    lines += ["", "## Throughput (corpus/standard.json: 3 threads x 16 ops, growth during the run)",
+              "", "| measure | value |", "|---|---|"]
+    for k, v in results["throughput"].items():
+        lines.append(f"| {k} | {v} |")
+    lines += ["", "## Oracle (check time, history construction excluded)", "",
+              "| history | median s | verdict |", "|---|---|---|"]
+    for k, v in results["oracle"].items():
+        lines.append(f"| {k} | {v['median_s']} | {v['verdict']} |")
+    path.write_text("\n".join(lines) + "\n")
