@@ -12,7 +12,21 @@ into ``values`` for put/put_if_absent and ``NO_VALUE`` otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+from harness.history import TORN, History, Operation, ValueInfo
+from harness.schedule import KEYED_KINDS, WRITE_KINDS, Op, Schedule, ScheduleError
+from harness.values import (
+    PREFILL_WRITER,
+    check_value,
+    describe_value,
+    encode_key,
+    key_label,
+    make_value,
+    writer_label,
+)
 
 OP_GET, OP_PUT, OP_PUT_IF_ABSENT, OP_DELETE, OP_ITERATE, OP_LEN = range(6)
 OP_NAMES = ("get", "put", "put_if_absent", "delete", "iterate", "len")
@@ -35,3 +49,248 @@ class Plan:
     """value_key[v]: the key index value v is written to."""
     prefill: tuple[OpCode, ...]
     threads: tuple[tuple[OpCode, ...], ...]
+    value_labels: tuple[str, ...] = ()
+    """value_labels[v]: the write that produced value v (``"t1#3"``, ``"pre#2"``)."""
+
+
+# ---- compiling a schedule --------------------------------------------------------
+
+_KIND_CODES = {name: i for i, name in enumerate(OP_NAMES)}
+
+
+def compile_schedule(s: Schedule, variants: Sequence[str] | None = None) -> Plan:
+    """Compile a (validated) schedule for the runner.
+
+    Keys are encoded; every put/put_if_absent gets its own self-checking value:
+    parallel thread i writes with writer i and sequence numbers 1, 2, 3, ... in list
+    order, the prefill with ``PREFILL_WRITER``. Values are numbered prefill first,
+    then thread 0's writes, thread 1's, ... ``variants`` are the target's seeded-bug
+    names: variant name -> its index + 1; None -> 0 (the correct map).
+    """
+    s.validate()
+    variant = 0
+    if s.config.variant is not None:
+        names = list(variants or ())
+        if s.config.variant not in names:
+            known = ", ".join(names) if names else "none"
+            raise ScheduleError(
+                f"config.variant = {s.config.variant!r} is not a variant of "
+                f"{s.config.target}; known: {known}"
+            )
+        variant = names.index(s.config.variant) + 1
+    values: list[bytes] = []
+    value_key: list[int] = []
+    labels: list[str] = []
+
+    def compile_ops(ops: Sequence[Op], writer: int) -> tuple[OpCode, ...]:
+        out: list[OpCode] = []
+        seq = 0
+        for op in ops:
+            code = _KIND_CODES[op.kind]
+            if op.kind in WRITE_KINDS:
+                assert op.vtype is not None
+                seq += 1
+                out.append((code, op.key, len(values)))
+                values.append(make_value(op.vtype, op.vsize, writer, seq))
+                value_key.append(op.key)
+                labels.append(writer_label(writer, seq))
+            elif op.kind in KEYED_KINDS:
+                out.append((code, op.key, NO_VALUE))
+            else:
+                out.append((code, 0, NO_VALUE))
+        return tuple(out)
+
+    prefill = compile_ops(s.prefill, PREFILL_WRITER)
+    threads = tuple(compile_ops(ops, t) for t, ops in enumerate(s.threads))
+    return Plan(
+        hash_seed=s.config.hash_seed,
+        capacity=s.config.capacity,
+        variant=variant,
+        keys=tuple(encode_key(k) for k in s.keys),
+        values=tuple(values),
+        value_key=tuple(value_key),
+        prefill=prefill,
+        threads=threads,
+        value_labels=tuple(labels),
+    )
+
+
+# ---- execution -> history --------------------------------------------------------
+
+
+class RecordLike(Protocol):
+    """One record of an execution (harness.runner.Record has this shape)."""
+
+    @property
+    def kind(self) -> int: ...
+    @property
+    def thread(self) -> int: ...
+    @property
+    def key(self) -> int: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def out(self) -> bytes | None: ...
+    @property
+    def items(self) -> Sequence[tuple[bytes, bytes]] | None: ...
+    @property
+    def length(self) -> int | None: ...
+    @property
+    def call(self) -> int: ...
+    @property
+    def ret(self) -> int | None: ...
+
+
+class ExecutionLike(Protocol):
+    @property
+    def records(self) -> Sequence[RecordLike]: ...
+
+
+THREAD_SEQ = 255
+"""Record.thread of the sequential prefill and post phases (MF_THREAD_SEQ)."""
+
+# STATUS[kind][ret] for ret 0 and 1 (target return conventions, mapfuzz_target.h)
+_STATUS = (
+    ("absent", "found"),  # get
+    ("inserted", "replaced"),  # put
+    ("present", "inserted"),  # put_if_absent
+    ("absent", "removed"),  # delete
+)
+
+
+class _Index:
+    """Per-plan lookup tables for to_history, built once and cached."""
+
+    __slots__ = ("key_ids", "key_labels", "n_par", "n_pre", "value_ids", "value_info")
+
+    def __init__(self, plan: Plan) -> None:
+        self.value_ids = {v: i for i, v in enumerate(plan.values)}
+        self.key_ids = {k: i for i, k in enumerate(plan.keys)}
+        self.key_labels = [key_label(k) for k in plan.keys]
+        labels = plan.value_labels or tuple(describe_value(v) for v in plan.values)
+        self.value_info = list(zip(plan.value_key, labels, strict=True))
+        self.n_pre = len(plan.prefill)
+        self.n_par = sum(len(t) for t in plan.threads)
+
+
+_CACHE: dict[int, tuple[Plan, _Index]] = {}
+_CACHE_MAX = 64
+
+
+def _index(plan: Plan) -> _Index:
+    hit = _CACHE.get(id(plan))
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    ix = _Index(plan)
+    _CACHE[id(plan)] = (plan, ix)  # holds the plan, so its id is not reused meanwhile
+    return ix
+
+
+def to_history(
+    plan: Plan, execution: ExecutionLike, *, iterate_concurrent: bool, exact_len: bool
+) -> History:
+    """The History the oracle reads, from a plan and the execution of it.
+
+    Returned value bytes become value ids: the plan's value index when they are a
+    value this plan wrote, a fresh id (writer and key None, labelled with the write
+    the bytes name) when they pass the self-check but this plan never wrote them
+    (phantom), ``TORN`` when they fail it. Iterated keys the plan does not have get
+    fresh key ids with ``key_known`` False. Negative target returns give status
+    ``"error"``.
+    """
+    ix = _index(plan)
+    value_ids = ix.value_ids
+    values = [ValueInfo(None, k, label) for k, label in ix.value_info]
+    keys = list(ix.key_labels)
+    key_known = [True] * len(keys)
+    extra: dict[bytes, int] = {}
+
+    def value_id(b: bytes) -> int:
+        v = value_ids.get(b)
+        if v is not None:
+            return v
+        v = extra.get(b)
+        if v is not None:
+            return v
+        if check_value(b) is None:
+            v = TORN
+        else:
+            v = len(values)
+            values.append(ValueInfo(None, None, describe_value(b)))
+        extra[b] = v
+        return v
+
+    key_ids = ix.key_ids
+    key_extra: dict[bytes, int] = {}
+
+    def key_id(b: bytes) -> int:
+        k = key_extra.get(b)
+        if k is None:
+            k = len(keys)
+            keys.append(key_label(b))
+            key_known.append(False)
+            key_extra[b] = k
+        return k
+
+    ops: list[Operation] = []
+    append = ops.append
+    for r in execution.records:
+        kind = r.kind
+        status = r.status
+        thread = r.thread
+        if thread == THREAD_SEQ:
+            thread = -1
+        if kind < OP_ITERATE:
+            st = _STATUS[kind][status] if status in (0, 1) else "error"
+            out = r.out
+            oid = None if out is None else value_ids.get(out)
+            if oid is None and out is not None:
+                oid = value_id(out)
+            arg: int | None = None
+            if kind in (OP_PUT, OP_PUT_IF_ABSENT):
+                arg = r.value
+                if arg < 0:
+                    arg = None
+                else:
+                    values[arg].writer = len(ops)
+            append(Operation(thread, OP_NAMES[kind], r.key, r.call, r.ret, st, arg, oid))
+        elif kind == OP_ITERATE:
+            items = None
+            if r.items is not None:
+                items = [
+                    (
+                        key_ids[kb] if kb in key_ids else key_id(kb),
+                        value_ids[vb] if vb in value_ids else value_id(vb),
+                    )
+                    for kb, vb in r.items
+                ]
+            append(
+                Operation(
+                    thread,
+                    "iterate",
+                    None,
+                    r.call,
+                    r.ret,
+                    "error" if status < 0 else "done",
+                    items=items,
+                )
+            )
+        else:
+            st = "error" if status < 0 or kind != OP_LEN else "done"
+            append(Operation(thread, "len", None, r.call, r.ret, st, length=r.length))
+    q = ix.n_pre + ix.n_par
+    quiescent = q if len(ops) > q and ops[q].thread == -1 else None
+    return History(
+        ops=ops,
+        keys=keys,
+        key_known=key_known,
+        values=values,
+        unique_writes=True,
+        quiescent_from=quiescent,
+        exact_len=exact_len,
+        concurrent_iterate=iterate_concurrent,
+    )
