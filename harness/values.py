@@ -22,9 +22,9 @@ valid when ``writer <= 16`` and ``1 <= seq <= 65535``; ``H(tag, len, id, k)`` is
               significant first, of X = id | (C'(tag, len, id) << 24) where C' keeps
               the top 6n - 24 bits of H: 24..60 check bits, length included
     bytes  := "b" u24(id) stream   16..256 bytes (out of line in evacmap)
-              stream byte at value offset p (4 <= p < len) = byte (p % 8) of
-              H("b", len, id, p // 8): every aligned 8-byte word depends on
-              (id, word index, length)
+              value byte p (4 <= p < len) = byte p of
+              SHAKE128(u64(SALT) "b" u16(len) u24(id)): every aligned 8-byte word
+              depends on (id, word index, length)
     tuple  := "t" word(0) word(1) word(2)                     25 bytes, 3 words that
               each carry the id and their own check (the ids must agree)
 
@@ -37,6 +37,8 @@ int 42, str "42" and bytes b"42" are three different keys.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import struct
 
 PREFILL_WRITER = 16
@@ -120,18 +122,20 @@ def _str_payload(length: int, ident: int) -> bytes:
     return bytes(ALPHABET[(x >> (6 * i)) & 63] for i in range(n))
 
 
+def _bytes_stream(length: int, ident: int) -> bytes:
+    """``length`` bytes of an extendable-output hash of (tag, length, id): byte p of a
+    value sits at stream position p, so every word depends on id, position and length."""
+    seed = (
+        _U64.pack(_SALT) + bytes((0x62, length & 0xFF, length >> 8)) + ident.to_bytes(3, "little")
+    )
+    return hashlib.shake_128(seed).digest(length)
+
+
 def _bytes_value(length: int, ident: int) -> bytes:
-    out = bytearray(length)
-    out[0] = 0x62
-    out[1:4] = ident.to_bytes(3, "little")
-    for w in range((length + 7) // 8):
-        lo = max(4, 8 * w)
-        hi = min(length, 8 * w + 8)
-        word = _U64.pack(_h(0x62, length, ident, w))
-        out[lo:hi] = word[lo - 8 * w : hi - 8 * w]
-    return bytes(out)
+    return b"b" + ident.to_bytes(3, "little") + _bytes_stream(length, ident)[4:]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def make_value(vtype: str, size: int, writer: int, seq: int) -> bytes:
     """The value ``writer`` writes as its ``seq``-th write: ``size`` bytes of type ``vtype``.
 
@@ -192,13 +196,7 @@ def _check_ident(b: bytes) -> int | None:
         ident = int.from_bytes(b[1:4], "little")
         if _split(ident) is None:
             return None
-        for w in range((n + 7) // 8):  # word by word: torn bytes fail early
-            lo = max(4, 8 * w)
-            hi = min(n, 8 * w + 8)
-            word = _U64.pack(_h(0x62, n, ident, w))
-            if b[lo:hi] != word[lo - 8 * w : hi - 8 * w]:
-                return None
-        return ident
+        return ident if b[4:] == _bytes_stream(n, ident)[4:] else None
     if tag == 0x74:  # tuple
         if n != 25:
             return None
