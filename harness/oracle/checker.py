@@ -1,0 +1,199 @@
+"""``check``: split a history by key, check each key, add value/iteration/len rules."""
+
+from __future__ import annotations
+
+from harness.history import TORN, History
+
+from .classify import Namer
+from .events import BOT, INF, RN, WB, WN, WP, Event, R, W
+from .fallback import exact_check, find_witness
+from .iteration import check_iteration
+from .register import Finding, fast_check
+from .verdict import Verdict, Violation
+
+# order of preference when one key has several problems
+_RANK = {"torn-value": 0, "phantom-value": 1}
+
+
+def check(history: History, *, budget: int = 100_000) -> Verdict:
+    """Decide whether ``history`` could have come from a correct (linearizable) map.
+
+    Per key (P-compositionality) the operations are checked as an atomic register:
+    zones plus an exact ⊥ search when every value is written once and every operation
+    returned with its old value, otherwise an exact bounded search. ``budget`` bounds
+    the search steps per key; a key whose search runs out is reported in
+    ``unknown_keys`` and is never turned into a violation. See :class:`Verdict` for
+    how to read the result.
+    """
+    ops = history.ops
+    values = history.values
+    vkey = [vi.key for vi in values]
+    vnowriter = [vi.writer is None for vi in values]
+    per_key: dict[int, list[Event]] = {}
+    bad: dict[int, Finding] = {}
+    errors: list[int] = []
+    nm: Namer | None = None
+
+    def value_problem(k: int, v: int, op: int) -> None:
+        nonlocal nm
+        old = bad.get(k)
+        if old is not None and (old.cls == "torn-value" or v != TORN):
+            return
+        if nm is None:
+            nm = Namer(history)
+        if v == TORN:
+            bad[k] = Finding("torn-value", (op,),
+                             f"{nm.op(op)} returned torn bytes that no single write produced.")
+        else:
+            other = vkey[v] if 0 <= v < len(vkey) else None
+            where = (f"written for key {nm.key(other)}" if other is not None and other != k
+                     else "never written for this key")
+            bad[k] = Finding("phantom-value", (op,),
+                             f"{nm.op(op)} returned {nm.value(v)}, a value {where}.")
+
+    nvals = len(values)
+    for idx, op in enumerate(ops):
+        kind = op.kind
+        k = op.key
+        if k is None or kind == "iterate" or kind == "len":
+            if op.status == "error":
+                errors.append(idx)
+            continue
+        s = op.call
+        f = op.ret
+        st = op.status
+        if st == "error":
+            errors.append(idx)
+            f = None
+        evs = per_key.get(k)
+        if evs is None:
+            evs = per_key[k] = []
+        if kind == "get":
+            if f is None:
+                continue
+            if st == "found":
+                v = op.out
+                assert v is not None
+                if v < 0 or v >= nvals or vkey[v] != k or vnowriter[v]:
+                    value_problem(k, v, idx)
+                evs.append((s, f, R, v, v, idx))
+            else:
+                evs.append((s, f, R, BOT, BOT, idx))
+            continue
+        if f is None:
+            if kind == "delete":
+                evs.append((s, INF, WB, BOT, BOT, idx))
+            else:
+                a = op.arg
+                assert a is not None
+                evs.append((s, INF, WB if kind == "put" else WP, BOT, a, idx))
+            continue
+        v = op.out
+        if v is not None and (v < 0 or v >= nvals or vkey[v] != k or vnowriter[v]):
+            value_problem(k, v, idx)
+        if kind == "put":
+            a = op.arg
+            assert a is not None
+            if st == "inserted":
+                evs.append((s, f, W, BOT, a, idx))
+            elif v is not None:
+                evs.append((s, f, W, v, a, idx))
+            else:
+                evs.append((s, f, WN, BOT, a, idx))
+        elif kind == "delete":
+            if st == "removed":
+                if v is not None:
+                    evs.append((s, f, W, v, BOT, idx))
+                else:
+                    evs.append((s, f, WN, BOT, BOT, idx))
+            else:
+                evs.append((s, f, R, BOT, BOT, idx))
+        else:  # put_if_absent
+            a = op.arg
+            assert a is not None
+            if st == "inserted":
+                evs.append((s, f, W, BOT, a, idx))
+            elif v is not None:
+                evs.append((s, f, R, v, v, idx))
+            else:
+                evs.append((s, f, RN, BOT, BOT, idx))
+
+    if nm is None and (errors or any(o.kind in ("iterate", "len") for o in ops)):
+        nm = Namer(history)
+    extra: list[Violation] = []
+    if nm is not None:
+        extra = check_iteration(history, nm, per_key, bad, value_problem)
+
+    violations: list[Violation] = []
+    unknown: list[str] = []
+    steps = 0
+    fallback_keys = 0
+    for k, evs in per_key.items():
+        fnd = bad.get(k)
+        if fnd is None:
+            status, used, fnd, fb = _check_key(evs, budget, history, nm)
+            steps += used
+            fallback_keys += fb
+            if status == "unknown":
+                unknown.append(history.keys[k])
+                continue
+        if fnd is not None:
+            violations.append(Violation(fnd.cls, history.keys[k], fnd.ops, fnd.explanation))
+    violations.sort(key=lambda x: (_RANK.get(x.cls, 2), x.ops))
+    violations.extend(extra)
+    if errors:
+        assert nm is not None
+        for i in errors:
+            violations.append(Violation(
+                "target-error", nm.key(ops[i].key), (i,),
+                f"{nm.op(i)} failed: the target reported an error."))
+    status = "violation" if violations else ("unknown" if unknown else "ok")
+    return Verdict(status, tuple(violations), tuple(unknown),
+                   {"keys": len(per_key), "ops": len(ops), "dfs_steps": steps,
+                    "fallback_keys": fallback_keys})
+
+
+def _check_key(
+    evs: list[Event], budget: int, history: History, nm: Namer | None
+) -> tuple[str, int, Finding | None, int]:
+    """Check one key's events; returns (status, steps, finding, used fallback)."""
+    fast = True
+    written: set[int] = set()
+    observed: set[int] = set()
+    optional = False
+    for e in evs:
+        kd = e[2]
+        if kd == R:
+            observed.add(e[3])
+        elif kd == W:
+            observed.add(e[3])
+            if e[4] != BOT:
+                if e[4] in written:
+                    fast = False
+                written.add(e[4])
+        elif kd == WB or kd == WP:
+            optional = True
+            if e[4] == BOT or e[4] in written:
+                fast = False
+            written.add(e[4])
+        else:
+            fast = False
+    if optional and fast:
+        # a pending put whose value nobody saw can be left out: after it only other
+        # such writes could follow, so dropping it (and them) keeps any order valid
+        keep = [e for e in evs if not ((e[2] == WB or e[2] == WP) and e[4] not in observed)]
+        if any(e[2] == WB or e[2] == WP for e in keep):
+            fast = False
+        else:
+            evs = keep
+    if nm is None:
+        nm = Namer(history)
+    if fast:
+        st, used, fnd = fast_check(evs, budget, nm)
+        return st, used, fnd, 0
+    res, used = exact_check(evs, budget)
+    if res is None:
+        return "unknown", used, None, 1
+    if res:
+        return "ok", used, None, 1
+    return "violation", used, find_witness(evs, nm), 1
