@@ -1,3 +1,1774 @@
-/* Placeholder until evacmap lands. */
+/* evacmap: mapfuzz's built-in target, an open-addressing hash map that grows by
+ * incremental evacuation (Go-map style), with a catalogue of seeded bugs.
+ *
+ * ============================================================ DESIGN
+ *
+ * Terminology.
+ *   slot     one entry: key (inline, <= MF_MAX_KEY bytes), value, hash.
+ *   group    8 slots, 8 control bytes, a sequence counter `seq`, and an
+ *            evacuation state `done` (meaningful only in the old table).
+ *   ctrl     control byte of a slot: EMPTY (0x80), TOMB (0xFE, deleted),
+ *            EVAC (0xFD, moved to the new table), or a 7-bit hash fragment
+ *            h2 = hash & 0x7f (the slot is "live").
+ *   home     home(h, t) = (h >> 7) & t->mask, the group a key's probe starts at.
+ *   run      the probe sequence of groups from a home group, up to and
+ *            including the first group that holds an EMPTY slot.
+ *   unit     in the old table, unit u = every key whose home group is u (such
+ *            keys may sit further along u's run). The unit is what evacuation
+ *            moves: all or nothing, under the writer lock.
+ *   desc     an immutable table descriptor {cur, old}; m->desc points to one.
+ *
+ * Keys and hashing. The hash is seeded per map (create's hash_seed) and runs
+ * over every key byte including the type tag (byte 0) and the length, so int 42,
+ * str "42" and bytes b"42" are three keys. Only the low 32 bits are kept (stored
+ * in the slot's meta word), which bounds a table at 2^24 groups. Equality is
+ * hash32 + length + all key bytes. Behaviour depends only on the call sequence
+ * and the interleaving: no addresses, clocks or rand() feed any decision.
+ *
+ * Layout. A table is 2^B groups of 8 slots (one malloc with its header). A slot
+ * is 64 bytes: meta (hash32 | klen << 32 | vlen << 40), 4 key words, 2 inline
+ * value words (values of < 16 bytes), and a blob pointer (values of 16..256
+ * bytes, stored out of line as immutable ev_blob objects: every write of a long
+ * value allocates a new blob and retires the old one; a blob is never written
+ * after it is published).
+ *
+ * Probing. Triangular probing over groups: g, g+1, g+3, g+6, ... (mod 2^B),
+ * which visits every group once. A lookup scans a group's 8 ctrl bytes for h2
+ * and ends at a group that holds an EMPTY slot. TOMB and EVAC slots are
+ * non-empty: probes pass through them.
+ *
+ * Insertion and deletion. An insert scans the whole run for the key (bug #19 of
+ * the catalogue: never stop at the first free slot) and takes the first TOMB or
+ * EMPTY slot of the run. A delete turns the slot into EMPTY when its group
+ * already holds an EMPTY slot (no probe can pass that group, so nothing relies
+ * on the slot), otherwise into a TOMB. Key and value words of a deleted slot are
+ * left in place (only ctrl changes). Tombstones are cleared only by growth.
+ *
+ * Growth (incremental evacuation). An insert into an EMPTY slot that would
+ * exceed 7/8 of the slots (`used` counts live + TOMB slots) starts a growth: a
+ * new table of twice the size, or of the same size when tombstones dominate
+ * (live + 1 <= 7/16 of the slots), is published beside the old one as a new
+ * desc {cur = new, old = old}. All geometry travels in that one pointer
+ * (release/acquire; the lesson of bug #5: never read capacity and array as
+ * separate fields). Every later write first evacuates the unit of its own key,
+ * then the next unevacuated unit (cursor `nevac`), then works only in the new
+ * table. Evacuating unit u walks u's run in the old table; for every live slot
+ * whose home is u it copies the slot into the new table (unchecked insert: the
+ * key cannot be there, I2) and only then marks the old slot EVAC. Evacuated
+ * slots keep their ctrl byte EVAC (and their key words) until the old table is
+ * retired. The unit state goes 0 (not started) -> 1 (in progress) -> 2 (done).
+ * When every unit is done, desc {cur = new, old = NULL} is published and the old
+ * table is retired. An insert that finds the new table itself full while growing
+ * finishes the growth first, then grows again.
+ *
+ * Concurrency contract. Any number of readers and writers.
+ *   Writers (put, put_if_absent, delete, and len) serialize on one writer lock
+ *   (a test-and-set lock whose spin calls host->blocked). All table mutation
+ *   happens under it, including evacuation and growth.
+ *   Readers (get, iterate, put_if_absent's "present" fast path) take no lock.
+ *   Each group has a seqcount: a writer makes it odd, mutates the group's ctrl
+ *   and slot words (relaxed atomics), makes it even again. A reader reads seq,
+ *   copies what it needs, and validates seq; on an odd or changed seq it
+ *   restarts from the desc load. Probe runs are validated group by group; that
+ *   is enough because keys never move within a table and a group never regains
+ *   an EMPTY slot it did not have (I3).
+ *   Reading during growth: a reader loads the desc; if its key's unit u is done
+ *   it searches the new table only; otherwise it searches the old table, and if
+ *   the key is absent there it re-reads u's state: still 0 means nothing moved,
+ *   the answer is "absent"; otherwise it searches the new table, which received
+ *   every copy before the old slot was marked EVAC. A reader therefore never
+ *   answers "absent" because an evacuation moved the key during the read (bug
+ *   #12). A value found in the old table was current when its group validated,
+ *   since no write to the key lands anywhere before its unit is done.
+ *   Long values: the reader validates the blob pointer under the seqlock, then
+ *   copies the blob outside it; blobs are immutable and epoch-protected.
+ *   len takes the writer lock, so it is exact (MF_CAP_EXACT_LEN): no reader can
+ *   observe a write whose count update len could miss.
+ *
+ * Reclamation (epochs, never waiting). Retired memory (old tables, replaced
+ * blobs) goes on a retire list stamped with the global epoch, which the retire
+ * then advances. Every operation announces the epoch it entered in a per-thread
+ * record of this map and clears it on exit. Writers, opportunistically after each
+ * write, free every retired object whose stamp is below every announced epoch.
+ * Nothing ever waits for a grace period. Per-thread records are found through a
+ * small __thread cache keyed by the map's generation id (unique per create, never
+ * reused), so many maps created and destroyed in the same threads never alias a
+ * stale record; thread_exit releases the thread's record. destroy frees all.
+ *   "Free" means quarantine: because this is a test target, memory that would be
+ *   freed is poisoned (memset 0xA5) and kept allocated until destroy (up to
+ *   EV_QUARANTINE_MAX bytes, then oldest first is really freed). A read of freed
+ *   memory therefore copies 0xA5 bytes, which fail the harness's value
+ *   self-check (torn-value), or finds garbage ctrl bytes and odd seqcounts,
+ *   instead of crashing or going unnoticed without ASan. Table headers (geometry
+ *   and embedded descs) are not poisoned; their groups are.
+ *
+ * Schedule points. host->point at operation entry and exit, between the words of
+ * an inline value copy (read:val-word, put:val-word), every 64 bytes of a blob
+ * copy (get:blob-copy, iter:blob-copy), before and after a slot's ctrl byte is
+ * published (put:write / put:ctrl-published, del:write / del:ctrl-published),
+ * per slot during evacuation (evac:slot), around desc publication
+ * (grow:publish, grow:published, grow:finish, grow:finished), before retire and
+ * free (mem:retire, mem:free), on a seqcount retry (read:seq-retry,
+ * iter:seq-retry), between a reader's choice of table and its scan
+ * (read:old-chosen), per unit or group of an iteration. Every spin (writer lock,
+ * odd seqcount) calls host->blocked.
+ *
+ * Invariants (quiescent; check() verifies them, citing the number):
+ *   I1  m->count equals the number of live slots in cur and old.
+ *   I2  no key is live twice (in one table or across cur and old).
+ *   I3  probe invariant: every live key is reachable from its home group, i.e.
+ *       no group before its own in its run holds an EMPTY slot.
+ *   I4  a live slot's ctrl equals h2 of its stored hash, and the stored hash is
+ *       the seeded hash of its key bytes (and the stored length is 1..32).
+ *   I5  every ctrl byte is EMPTY, TOMB, EVAC or a fragment < 0x80; EVAC appears
+ *       only in the old table.
+ *   I6  during growth, an old unit in state 2 has no live key left in the old
+ *       table, and every live key of the new table belongs to a done old unit.
+ *   I7  a table's `used` equals its non-EMPTY slots and stays <= 7/8 of the
+ *       slots, so every run ends.
+ *   I8  geometry: group counts are powers of two, mask = groups - 1, desc is the
+ *       cur table's dgrow (growing) or dsteady (not growing), `ndone` counts the
+ *       done units and is below the unit count while the old table is attached.
+ *   I9  every seqcount is even (no write half-done).
+ *   I10 a live long value (>= 16 bytes) points to a live blob (not retired,
+ *       not poisoned) of capacity >= its length; values are <= 256 bytes.
+ *   I11 no thread is inside an operation (all epoch records inactive).
+ *
+ * Seeded bugs: `variant` at create (0 = correct). Each is described where it is
+ * declared below, with the catalogue pattern it models (map_internals.md §5 #n,
+ * mutant table §(b) Mn), the oracle class that should catch it, and a one-line
+ * interleaving that exposes it in controlled mode.
+ */
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "mapfuzz_runner.h"
-const mf_target *mf_evacmap(void) { return NULL; }
+
+/* ------------------------------------------------------------ seeded bugs */
+
+enum {
+    V_CORRECT = 0,
+    /* reader-no-seq-validate. Models M5 (no seqcount validation; ck_ht's "(K, V')"
+     * comment; #5). Class: torn-value.
+     * Interleaving: T1 put(k,v2) writes word 0 of v2 and stops at put:val-word;
+     * T2 get(k) copies word 0 of v2 and word 1 of v1 and returns it. */
+    V_READER_NO_SEQ_VALIDATE,
+    /* value-update-skips-seq. Models M5 on the writer side (plain in-place
+     * update, no seqcount bracket; ck_ht "(K, V')"). Class: torn-value.
+     * Interleaving: T1 put(k,v2) (replace, inline) stores word 0 and stops at
+     * put:val-word; T2 get(k) reads an even, unchanged seq and returns v2[0]+v1[1]. */
+    V_VALUE_UPDATE_SKIPS_SEQ,
+    /* blob-overwrite-in-place. Models breaking blob immutability (ck_ht/ck_hs
+     * publish-new-then-retire; #8 folly value not kept alive). Class: torn-value.
+     * Interleaving: T2 get(k) validates k's blob pointer and copies its first 64
+     * bytes (get:blob-copy); T1 put(k,long v2) rewrites the same blob; T2 copies
+     * the rest: bytes of v1 and v2 mixed. */
+    V_BLOB_OVERWRITE_IN_PLACE,
+    /* free-blob-at-once. Models M8 (#8 folly, #17 CPython early free): a replaced
+     * blob is freed (here: poisoned) at once instead of after a grace period.
+     * Class: torn-value (use-after-free reads 0xA5 bytes).
+     * Interleaving: T2 get(k) validates the blob pointer and copies 64 bytes;
+     * T1 put(k,v2) replaces the value and frees the old blob; T2 copies poison. */
+    V_FREE_BLOB_AT_ONCE,
+    /* writer-stale-desc-no-recheck. Models M3 (#6 xsync, #7 libcuckoo, #20
+     * 3proxy: table chosen before the grow, reused after it). The writer loads
+     * the desc before taking the lock and does not reload it. Class: lost-write.
+     * Interleaving: T1 put(k,v2) loads desc {T1}, stops at put:lock; T2 put(x)
+     * grows and evacuates k's unit to T2; T1 writes v2 into T1's old slot,
+     * which nobody reads any more: get(k) returns v1. */
+    V_WRITER_STALE_DESC,
+    /* put-fast-path-skips-lock. Models #6 (xsync entries vanish on concurrent
+     * resize) and #13 (haxmap Set during resize): replacing an existing key's
+     * value lock-free, in the slot found by a lock-free lookup. Class: lost-write.
+     * Interleaving: T1 put(k,v2) finds k in the old table, stops at
+     * put:fast-found; T2 put(x) evacuates k's unit; T1 writes v2 into the EVAC
+     * slot and returns "replaced"; get(k) returns v1. */
+    V_PUT_FAST_PATH_SKIPS_LOCK,
+    /* put-if-absent-no-recheck. Models check-then-act without re-validation
+     * under the lock (#20 index computed before and reused after; #19 duplicate
+     * "unique" keys). Class: lost-write (also duplicate-key, invariant I2).
+     * Interleaving: T1 pia(k,v1) finds k absent, stops at pia:lock; T2 pia(k,v2)
+     * inserts; T1 inserts k again in another slot: both return "inserted". */
+    V_PIA_NO_RECHECK,
+    /* evac-mark-before-copy. Models M1 (#12 .NET false not-found, #11 cht, #13
+     * haxmap): the unit is marked done before its keys are copied. Class:
+     * stale-read (false absent; also missing-key in iteration).
+     * Interleaving: T1 put(x) marks k's unit done, stops at evac:slot; T2
+     * get(k) goes to the new table and returns absent although k is present. */
+    V_EVAC_MARK_BEFORE_COPY,
+    /* reader-absent-no-evac-recheck. Models #12 (.NET DacEnumerableHash: reader
+     * falls back while entries move, false "not found") and #11 (cht). A reader
+     * that found nothing in the old table answers absent without re-reading
+     * the unit state. Class: stale-read (false absent).
+     * Interleaving: T2 get(k) sees k's unit not done, stops at read:old-chosen;
+     * T1 put(x) evacuates the unit (k's old slot becomes EVAC); T2 scans the
+     * old table, finds only EVAC, returns absent. */
+    V_READER_ABSENT_NO_EVAC_RECHECK,
+    /* geometry-split-publish. Models M2 / #5 (BookKeeper: capacity and arrays
+     * read as separate fields) and #7 (libcuckoo hashpower read before the
+     * resize counter). Growth publishes cur and old as two separate atomics
+     * that readers load independently. Class: stale-read (false absent).
+     * Interleaving: T1 put(x) starts a growth, stores cur=new and stops at
+     * grow:split-publish; T2 get(k) reads cur=new, old=NULL, searches only the
+     * empty new table and returns absent. */
+    V_GEOMETRY_SPLIT_PUBLISH,
+    /* delete-fast-path-skips-lock. Models #6 (xsync) / M4 (evacuation racing an
+     * unsynchronised write, resurrecting the copy): a delete that tombstones the
+     * slot found by a lock-free lookup, without the lock. Class:
+     * resurrected-delete.
+     * Interleaving: T1 del(k) finds k in the old table, stops at del:fast-found;
+     * T2 put(x) evacuates k's unit (k copied to the new table); T1 tombstones
+     * the old slot and returns "removed"; get(k) returns the value again. */
+    V_DELETE_FAST_PATH_SKIPS_LOCK,
+    /* publish-ctrl-before-value. Models M6 (ck_ht publication order: value,
+     * fence, then key; #17): an insert publishes the ctrl byte before it writes
+     * key and value under the seqcount. Class: resurrected-delete (or
+     * stale-read / phantom-value).
+     * Interleaving: del(k) leaves a TOMB holding k's old bytes; T1 put(k,v2)
+     * reuses it, publishes ctrl and stops at put:write; T2 get(k) validates an
+     * even seq, matches k's stale key words and returns the deleted value v1. */
+    V_PUBLISH_CTRL_BEFORE_VALUE,
+    /* iter-no-snapshot. Models M11 (ck PR #104: iterators must memoize the map;
+     * #9 oneTBB inconsistent iteration): the iterator reloads the desc per group
+     * and keeps its group index. Class: missing-key or duplicate-key.
+     * Interleaving: T2 iterate visits groups 0..i of T1, stops at iter:group;
+     * T1 put(x) doubles the table; T2 continues at group i+1 of the new table,
+     * where keys already visited reappear and unevacuated keys are never seen. */
+    V_ITER_NO_SNAPSHOT,
+    /* iter-skips-evacuated. Models M9 / #15 (cockroachdb/swiss misses across a
+     * split) and #14: the iterator treats EVAC slots as empty instead of looking
+     * the key up in the current table. Class: missing-key.
+     * Interleaving: T2 iterate snapshots {T1}, stops at iter:group; T1 put(x)
+     * grows and evacuates a unit; T2 scans it: only EVAC slots, keys present
+     * throughout are never returned. */
+    V_ITER_SKIPS_EVACUATED,
+    /* iter-no-home-filter. Models M10 (#18 valkey duplicates, #15): walking an
+     * unevacuated unit's run returns every live key of the run, not only those
+     * whose home is the unit. Class: duplicate-key.
+     * Interleaving: a growth is in progress and a key k displaced from its home
+     * v into group v+1 (home of unit u=v+1); iterate walks unit v's run and unit
+     * u's run and returns k twice (reachable even with one thread). */
+    V_ITER_NO_HOME_FILTER,
+    /* delete-absent-decrements. Models M15 (#10 flurry size drift, #9 oneTBB
+     * size underflow, #4 JCTools counter): the count is decremented by a delete
+     * that found nothing. Class: len-mismatch (and invariant I1).
+     * Interleaving: del(k) on an absent key, then len: one less than the keys. */
+    V_DELETE_ABSENT_DECREMENTS,
+    V_COUNT
+};
+
+static const char *const ev_variant_names[] = {
+    "reader-no-seq-validate",
+    "value-update-skips-seq",
+    "blob-overwrite-in-place",
+    "free-blob-at-once",
+    "writer-stale-desc-no-recheck",
+    "put-fast-path-skips-lock",
+    "put-if-absent-no-recheck",
+    "evac-mark-before-copy",
+    "reader-absent-no-evac-recheck",
+    "geometry-split-publish",
+    "delete-fast-path-skips-lock",
+    "publish-ctrl-before-value",
+    "iter-no-snapshot",
+    "iter-skips-evacuated",
+    "iter-no-home-filter",
+    "delete-absent-decrements",
+    NULL,
+};
+_Static_assert(sizeof ev_variant_names / sizeof ev_variant_names[0] == V_COUNT,
+               "one name per seeded bug");
+
+/* ------------------------------------------------------------ layout */
+
+#define EV_GS 8
+#define CT_EMPTY 0x80u
+#define CT_TOMB 0xFEu
+#define CT_EVAC 0xFDu
+#define EV_POISON 0xA5
+#define EV_INLINE_MAX 15
+#define EV_MAXREC 64
+#define EV_TLC 4
+#define EV_MAX_GROUPS (1ull << 24)
+#define EV_QUARANTINE_MAX ((size_t)4 << 20)
+#define EV_BLOB_MAGIC 0xB10BB10Bu
+#define EV_RETIRED_MAGIC 0xDEADB10Bu
+#define EV_DEAD_MAGIC 0xDEADDEADu
+#define EV_TABLE_MAGIC 0x7AB1E7ABu
+
+#define ST_TODO 0u
+#define ST_MOVING 1u
+#define ST_DONE 2u
+
+enum { K_BLOB = 1, K_TABLE = 2 };
+
+typedef struct ev_mem {            /* header of every retirable object */
+    struct ev_mem *next;           /* retire list / quarantine / destroy list */
+    uint64_t epoch;                /* global epoch at retirement */
+    size_t size;                   /* allocation size */
+    uint32_t kind;                 /* K_BLOB, K_TABLE */
+    uint32_t magic;                /* live / retired / poisoned (0xA5A5A5A5) */
+} ev_mem;
+
+typedef struct ev_blob {
+    ev_mem hdr;
+    size_t cap;
+    uint8_t bytes[];
+} ev_blob;
+
+typedef struct ev_slot {
+    _Atomic uint64_t meta;         /* hash32 | klen << 32 | vlen << 40 */
+    _Atomic uint64_t key[4];       /* key bytes, zero padded */
+    _Atomic uint64_t v[2];         /* inline value bytes (vlen <= 15) */
+    _Atomic uint64_t blob;         /* ev_blob * (vlen >= 16) */
+} ev_slot;
+
+typedef struct ev_group {
+    _Atomic uint32_t seq;          /* seqcount, odd while a writer mutates the group */
+    _Atomic uint32_t done;         /* old table only: unit state ST_* */
+    _Atomic uint8_t ctrl[EV_GS];
+    ev_slot s[EV_GS];
+} ev_group;
+
+struct ev_table;
+typedef struct ev_desc {           /* immutable once published */
+    struct ev_table *cur;
+    struct ev_table *old;
+} ev_desc;
+
+typedef struct ev_table {
+    ev_mem hdr;
+    uint64_t ngroups, mask;
+    uint64_t used;                 /* writer-only: non-EMPTY slots (I7) */
+    uint64_t nevac;                /* writer-only, old role: evacuation cursor */
+    uint64_t ndone;                /* writer-only, old role: units in ST_DONE (I8) */
+    ev_desc dgrow;                 /* {this, old}: published when this table's growth starts */
+    ev_desc dsteady;               /* {this, NULL}: published when it finishes */
+    ev_group g[];
+} ev_table;
+
+typedef struct ev_rec {            /* one thread's epoch record in one map */
+    _Atomic uint64_t active;       /* 0: not in an operation; else the epoch it entered */
+    _Atomic uint32_t owned;        /* claimed by a thread */
+    uint32_t nest;                 /* owner-private nesting depth */
+} ev_rec;
+
+typedef struct evacmap {
+    const mf_host *host;
+    uint64_t seed;
+    uint32_t variant;
+    uint64_t gen;                  /* unique per create: key of the __thread cache */
+    _Atomic(ev_desc *) desc;       /* the one geometry pointer */
+    _Atomic(ev_table *) split_cur; /* geometry-split-publish only: geometry as two fields */
+    _Atomic(ev_table *) split_old;
+    _Atomic uint32_t wlock;        /* writer lock */
+    _Atomic int64_t count;         /* live keys, updated under wlock */
+    _Atomic uint64_t gepoch;       /* global epoch, starts at 1 */
+    _Atomic uint32_t nrec_hi;      /* records [0, nrec_hi) may be owned */
+    ev_mem *rhead, *rtail;         /* writer-only: retire list, epoch order */
+    ev_mem *qhead, *qtail;         /* writer-only: quarantine (poisoned) */
+    size_t qbytes;
+    ev_rec recs[EV_MAXREC];
+} evacmap;
+
+typedef struct ev_tlc { uint64_t gen; ev_rec *rec; } ev_tlc;
+static __thread ev_tlc ev_tl[EV_TLC];
+static __thread unsigned ev_tl_next;
+/* Relaxed: only uniqueness matters. */
+static _Atomic uint64_t ev_gen_counter = 1;
+
+#define V(m, x) ((m)->variant == (x))
+
+static void noop_point(void *ctx, const char *site) { (void)ctx; (void)site; }
+static const mf_host ev_noop_host = { NULL, noop_point, noop_point };
+
+static inline void pt(const evacmap *m, const char *site) { m->host->point(m->host->ctx, site); }
+static inline void blk(const evacmap *m, const char *site) { m->host->blocked(m->host->ctx, site); }
+
+/* Slot and ctrl words are relaxed atomics: every reader validates them with the
+ * group's seqcount (acquire load / acquire fence), every writer brackets them
+ * with it (release fence / release store). Relaxed keeps the map data-race free
+ * without paying for ordering per word. */
+#define LD(p) atomic_load_explicit((p), memory_order_relaxed)
+#define ST(p, x) atomic_store_explicit((p), (x), memory_order_relaxed)
+
+/* ------------------------------------------------------------ hashing */
+
+static inline uint64_t ev_mix(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    return x;
+}
+
+static inline void key_words(const uint8_t *k, size_t n, uint64_t w[4])
+{
+    w[0] = w[1] = w[2] = w[3] = 0;
+    memcpy(w, k, n);
+}
+
+static inline uint32_t ev_hash(uint64_t seed, const uint64_t w[4], size_t n)
+{
+    uint64_t h = ev_mix(seed ^ (0x9e3779b97f4a7c15ull * (n + 1)));
+    for (size_t i = 0; i < (n + 7) / 8; i++)
+        h = ev_mix(h ^ w[i]) + 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static inline uint64_t home(uint32_t h, uint64_t mask) { return (h >> 7) & mask; }
+static inline uint8_t h2of(uint32_t h) { return (uint8_t)(h & 0x7f); }
+static inline uint64_t mk_meta(uint32_t h, size_t klen, size_t vlen)
+{
+    return (uint64_t)h | ((uint64_t)klen << 32) | ((uint64_t)vlen << 40);
+}
+static inline uint32_t meta_hash(uint64_t meta) { return (uint32_t)meta; }
+static inline size_t meta_klen(uint64_t meta) { return (size_t)((meta >> 32) & 0xff); }
+static inline size_t meta_vlen(uint64_t meta) { return (size_t)(meta >> 40); }
+static inline uint64_t meta_id(uint64_t meta) { return meta & 0xffffffffffull; } /* hash + klen */
+
+static int slot_key_eq(ev_slot *s, uint64_t id, size_t klen, const uint64_t kw[4])
+{
+    if (meta_id(LD(&s->meta)) != id)
+        return 0;
+    for (size_t i = 0; i < (klen + 7) / 8; i++)
+        if (LD(&s->key[i]) != kw[i])
+            return 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------ seqcount (writer side) */
+
+static inline void seq_begin(ev_group *g)
+{
+    /* Relaxed RMW makes seq odd; the release fence after it orders the odd value
+     * before every following slot/ctrl store, pairing with the reader's acquire
+     * fence before its re-read of seq: a reader that saw any of our stores sees
+     * seq changed. Without the fence a reader could validate a half-written
+     * slot. (A RMW rather than a store so that seeded bugs with unlocked writers
+     * cannot make two brackets cancel out.) */
+    atomic_fetch_add_explicit(&g->seq, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static inline void seq_end(ev_group *g)
+{
+    /* Release: orders the slot/ctrl stores (and the contents of any blob they
+     * point to) before the even seq; pairs with the reader's acquire load of
+     * seq at the start of its scan. Without it a reader could see the new seq
+     * but old words. */
+    atomic_fetch_add_explicit(&g->seq, 1, memory_order_release);
+}
+
+/* ------------------------------------------------------------ memory: epochs, quarantine */
+
+static ev_rec *rec_get(evacmap *m)
+{
+    for (unsigned i = 0; i < EV_TLC; i++)
+        if (ev_tl[i].gen == m->gen)
+            return ev_tl[i].rec;
+    for (uint32_t i = 0; i < EV_MAXREC; i++) {
+        uint32_t z = 0;
+        /* Acquire on success: we take over a record another thread may have
+         * released (thread_exit's release store of owned); relaxed on failure. */
+        if (atomic_compare_exchange_strong_explicit(&m->recs[i].owned, &z, 1,
+                                                    memory_order_acquire, memory_order_relaxed)) {
+            uint32_t hi = atomic_load_explicit(&m->nrec_hi, memory_order_relaxed);
+            /* Relaxed max: reclaim reads nrec_hi after its seq_cst fence; a record
+             * claimed after that scan announces an epoch newer than anything
+             * retired before the scan (see epoch_enter), so missing it is safe. */
+            while (hi < i + 1 && !atomic_compare_exchange_weak_explicit(
+                       &m->nrec_hi, &hi, i + 1, memory_order_relaxed, memory_order_relaxed))
+                ;
+            m->recs[i].nest = 0;
+            unsigned slot = EV_TLC;
+            for (unsigned k = 0; k < EV_TLC && slot == EV_TLC; k++)
+                if (ev_tl[k].gen == 0)
+                    slot = k;
+            if (slot == EV_TLC)       /* evict round-robin: that map's record stays owned */
+                slot = ev_tl_next++ % EV_TLC;
+            ev_tl[slot].gen = m->gen;
+            ev_tl[slot].rec = &m->recs[i];
+            return &m->recs[i];
+        }
+    }
+    return NULL;
+}
+
+static ev_rec *epoch_enter(evacmap *m)
+{
+    ev_rec *r = rec_get(m);
+    if (!r)
+        return NULL;
+    if (r->nest++ == 0) {
+        uint64_t e = atomic_load_explicit(&m->gepoch, memory_order_seq_cst);
+        atomic_store_explicit(&r->active, e, memory_order_relaxed);
+        /* seq_cst fence: orders our announcement before every later load of a
+         * shared pointer (desc, blob). Pairs with the seq_cst fence in reclaim,
+         * between a retire's unlink and the scan of records: either the
+         * reclaimer sees our announcement (and keeps what we may load), or we
+         * see the unlink (and cannot load the retired object). Without it a
+         * reader could load a pointer to an object being poisoned. */
+        atomic_thread_fence(memory_order_seq_cst);
+    }
+    return r;
+}
+
+static void epoch_exit(ev_rec *r)
+{
+    if (--r->nest == 0)
+        /* Release: all our reads of shared memory happen before we are seen
+         * inactive; pairs with reclaim's acquire load of `active`. Without it
+         * the reclaimer could poison a blob we are still copying. */
+        atomic_store_explicit(&r->active, 0, memory_order_release);
+}
+
+static void mem_free_real(ev_mem *p) { free(p); }
+
+static void quarantine(evacmap *m, ev_mem *p)
+{
+    /* Poison instead of free (see the design block): payload only, the list
+     * header is needed to free it at destroy; table headers keep geometry. */
+    if (p->kind == K_TABLE) {
+        ev_table *t = (ev_table *)p;
+        memset(t->g, EV_POISON, t->ngroups * sizeof(ev_group));
+        memset(&p->magic, EV_POISON, sizeof p->magic);
+    } else {
+        memset((char *)p + offsetof(ev_mem, magic), EV_POISON, p->size - offsetof(ev_mem, magic));
+    }
+    p->next = NULL;
+    if (m->qtail)
+        m->qtail->next = p;
+    else
+        m->qhead = p;
+    m->qtail = p;
+    m->qbytes += p->size;
+    while (m->qbytes > EV_QUARANTINE_MAX && m->qhead != p) {
+        ev_mem *q = m->qhead;
+        m->qhead = q->next;
+        m->qbytes -= q->size;
+        mem_free_real(q);
+    }
+}
+
+/* Writer-only (under wlock). */
+static void retire(evacmap *m, ev_mem *p)
+{
+    pt(m, "mem:retire");
+    if (p->kind == K_BLOB && V(m, V_FREE_BLOB_AT_ONCE)) {
+        /* BUG free-blob-at-once: no grace period. */
+        quarantine(m, p);
+        return;
+    }
+    p->magic = p->kind == K_BLOB ? EV_RETIRED_MAGIC : p->magic;
+    /* seq_cst RMW: the unlink of p (a slot or desc store made before this call)
+     * is ordered before the epoch advance; a reader that loads the advanced
+     * epoch cannot load p. Pairs with epoch_enter's seq_cst load of gepoch. */
+    p->epoch = atomic_fetch_add_explicit(&m->gepoch, 1, memory_order_seq_cst);
+    p->next = NULL;
+    if (m->rtail)
+        m->rtail->next = p;
+    else
+        m->rhead = p;
+    m->rtail = p;
+}
+
+/* Writer-only: quarantine every retired object no announced epoch can hold. */
+static void reclaim(evacmap *m)
+{
+    if (!m->rhead)
+        return;
+    /* seq_cst fence: pairs with epoch_enter's fence (see there). */
+    atomic_thread_fence(memory_order_seq_cst);
+    uint64_t min = UINT64_MAX;
+    uint32_t hi = atomic_load_explicit(&m->nrec_hi, memory_order_relaxed);
+    for (uint32_t i = 0; i < hi; i++) {
+        /* Acquire: pairs with epoch_exit's release store; a reader we see
+         * inactive has finished every read of the objects it loaded. */
+        uint64_t a = atomic_load_explicit(&m->recs[i].active, memory_order_acquire);
+        if (a && a < min)
+            min = a;
+    }
+    /* A reader that announced epoch a may hold objects retired at epochs >= a;
+     * objects retired at e < a were unlinked before it could load them. */
+    while (m->rhead && m->rhead->epoch < min) {
+        ev_mem *p = m->rhead;
+        m->rhead = p->next;
+        if (!m->rhead)
+            m->rtail = NULL;
+        pt(m, "mem:free");
+        quarantine(m, p);
+    }
+}
+
+/* ------------------------------------------------------------ writer lock */
+
+static void wlock(evacmap *m, const char *site)
+{
+    pt(m, site);
+    /* Acquire: everything the previous holder wrote (table contents, used,
+     * cursor, retire list) is visible to us; pairs with wunlock's release. */
+    while (atomic_exchange_explicit(&m->wlock, 1, memory_order_acquire))
+        blk(m, site);
+}
+
+static void wunlock(evacmap *m)
+{
+    /* Release: publishes our writer-only state to the next holder. */
+    atomic_store_explicit(&m->wlock, 0, memory_order_release);
+}
+
+/* ------------------------------------------------------------ tables and desc */
+
+static ev_table *table_new(uint64_t ngroups)
+{
+    size_t size = sizeof(ev_table) + ngroups * sizeof(ev_group);
+    ev_table *t = calloc(1, size);
+    if (!t)
+        return NULL;
+    t->hdr.size = size;
+    t->hdr.kind = K_TABLE;
+    t->hdr.magic = EV_TABLE_MAGIC;
+    t->ngroups = ngroups;
+    t->mask = ngroups - 1;
+    for (uint64_t i = 0; i < ngroups; i++)
+        memset((void *)t->g[i].ctrl, CT_EMPTY, EV_GS);
+    t->dgrow.cur = t;
+    t->dsteady.cur = t;
+    return t;
+}
+
+static inline uint64_t table_limit(const ev_table *t) { return t->ngroups * 7; } /* 7/8 of slots */
+
+/* Readers: the current geometry. */
+static void load_desc(evacmap *m, ev_desc *out)
+{
+    if (V(m, V_GEOMETRY_SPLIT_PUBLISH)) {
+        /* BUG geometry-split-publish: two independent loads. */
+        out->cur = atomic_load_explicit(&m->split_cur, memory_order_acquire);
+        out->old = atomic_load_explicit(&m->split_old, memory_order_acquire);
+        return;
+    }
+    /* Acquire: pairs with publish()'s release store; the table header, groups
+     * and embedded desc it points to are fully initialised for us. Without it a
+     * reader could index a table whose ctrl bytes are not yet EMPTY. */
+    *out = *atomic_load_explicit(&m->desc, memory_order_acquire);
+}
+
+/* Writer-only. */
+static void publish(evacmap *m, ev_desc *d)
+{
+    /* Release: pairs with load_desc's acquire (see there). */
+    atomic_store_explicit(&m->desc, d, memory_order_release);
+    /* The split copy exists for geometry-split-publish only; release for the
+     * same reason, but the two stores are not one snapshot (that is the bug). */
+    atomic_store_explicit(&m->split_cur, d->cur, memory_order_release);
+    if (V(m, V_GEOMETRY_SPLIT_PUBLISH))
+        pt(m, "grow:split-publish");
+    atomic_store_explicit(&m->split_old, d->old, memory_order_release);
+}
+
+/* ------------------------------------------------------------ values */
+
+static ev_blob *blob_new(const uint8_t *val, size_t vlen, size_t cap)
+{
+    size_t size = sizeof(ev_blob) + cap;
+    ev_blob *b = malloc(size);
+    if (!b)
+        return NULL;
+    b->hdr.next = NULL;
+    b->hdr.epoch = 0;
+    b->hdr.size = size;
+    b->hdr.kind = K_BLOB;
+    b->hdr.magic = EV_BLOB_MAGIC;
+    b->cap = cap;
+    memcpy(b->bytes, val, vlen);
+    return b;
+}
+
+typedef struct ev_val { uint64_t v0, v1, blob; } ev_val;
+
+static int make_value(evacmap *m, const uint8_t *val, size_t vlen, ev_val *out)
+{
+    out->v0 = out->v1 = out->blob = 0;
+    if (vlen <= EV_INLINE_MAX) {
+        uint64_t w[2] = { 0, 0 };
+        memcpy(w, val, vlen);
+        out->v0 = w[0];
+        out->v1 = w[1];
+        return 0;
+    }
+    ev_blob *b = blob_new(val, vlen, V(m, V_BLOB_OVERWRITE_IN_PLACE) ? MF_MAX_VALUE : vlen);
+    if (!b)
+        return -1;
+    out->blob = (uint64_t)(uintptr_t)b;
+    return 0;
+}
+
+/* Copy a validated value out. Blobs are immutable and epoch-protected, so the
+ * copy needs no seqcount; a schedule point every 64 bytes. */
+static void copy_value(evacmap *m, uint64_t meta, const ev_val *v, uint8_t *out, const char *site)
+{
+    size_t vlen = meta_vlen(meta);
+    if (vlen > MF_MAX_VALUE)
+        vlen = MF_MAX_VALUE;     /* only a seeded bug can tear meta */
+    if (vlen <= EV_INLINE_MAX) {
+        uint64_t w[2] = { v->v0, v->v1 };
+        memcpy(out, w, vlen);
+        return;
+    }
+    const ev_blob *b = (const ev_blob *)(uintptr_t)v->blob;
+    if (!b) {                    /* only a seeded bug can pair a long meta with no blob */
+        memset(out, 0, vlen);
+        return;
+    }
+    for (size_t off = 0; off < vlen; off += 64) {
+        if (off)
+            pt(m, site);
+        size_t n = vlen - off < 64 ? vlen - off : 64;
+        memcpy(out + off, b->bytes + off, n);
+    }
+}
+
+/* ------------------------------------------------------------ lock-free read path */
+
+enum { R_ABSENT = 0, R_FOUND = 1, R_RETRY = 2 };
+
+typedef struct ev_loc {
+    ev_table *t;
+    uint64_t gi;
+    unsigned si;
+    uint64_t meta;
+    ev_val v;
+} ev_loc;
+
+/* Search one table's run for the key, validating each group with its seqcount. */
+static int tab_find(evacmap *m, ev_table *t, uint32_t h, size_t klen, const uint64_t kw[4],
+                    ev_loc *L)
+{
+    const int novalidate = V(m, V_READER_NO_SEQ_VALIDATE);
+    const uint8_t f = h2of(h);
+    const uint64_t id = mk_meta(h, klen, 0);
+    uint64_t gi = home(h, t->mask);
+    for (uint64_t step = 1; step <= t->ngroups; step++) {
+        ev_group *g = &t->g[gi];
+        /* Acquire: pairs with seq_end's release; the words we read below are at
+         * least as new as the last completed bracket. */
+        uint32_t s0 = atomic_load_explicit(&g->seq, memory_order_acquire);
+        if ((s0 & 1) && !novalidate) {
+            blk(m, "read:seq-odd");
+            return R_RETRY;
+        }
+        int found = -1, empty = 0;
+        for (unsigned j = 0; j < EV_GS; j++) {
+            uint8_t c = LD(&g->ctrl[j]);
+            if (c == CT_EMPTY) {
+                empty = 1;
+                continue;
+            }
+            if (c != f || !slot_key_eq(&g->s[j], id, klen, kw))
+                continue;
+            L->meta = LD(&g->s[j].meta);
+            if (meta_vlen(L->meta) <= EV_INLINE_MAX) {
+                L->v.v0 = LD(&g->s[j].v[0]);
+                pt(m, "read:val-word");
+                L->v.v1 = LD(&g->s[j].v[1]);
+                L->v.blob = 0;
+            } else {
+                L->v.blob = LD(&g->s[j].blob);
+                L->v.v0 = L->v.v1 = 0;
+            }
+            found = (int)j;
+            break;
+        }
+        /* Acquire fence: orders the relaxed word loads above before the re-read
+         * of seq; pairs with seq_begin's release fence. Without it the re-read
+         * could be satisfied before the word loads and miss a concurrent write. */
+        atomic_thread_fence(memory_order_acquire);
+        uint32_t s1 = LD(&g->seq);
+        if (s1 != s0 && !novalidate) {    /* BUG reader-no-seq-validate skips this */
+            pt(m, "read:seq-retry");
+            return R_RETRY;
+        }
+        if (found >= 0) {
+            L->t = t;
+            L->gi = gi;
+            L->si = (unsigned)found;
+            return R_FOUND;
+        }
+        if (empty)
+            return R_ABSENT;
+        gi = (gi + step) & t->mask;
+    }
+    return R_ABSENT;
+}
+
+static inline uint32_t unit_state(ev_table *o, uint64_t u)
+{
+    /* Acquire: pairs with evac_unit's release store of ST_DONE; every copy of
+     * the unit's keys into the new table is visible once we see DONE. Without
+     * it a reader could trust DONE and miss a key not yet visible in the new
+     * table (false absent). */
+    return atomic_load_explicit(&o->g[u].done, memory_order_acquire);
+}
+
+/* Lock-free lookup from the current desc; restarts on any validation failure. */
+static int lookup(evacmap *m, uint32_t h, size_t klen, const uint64_t kw[4], ev_loc *L)
+{
+    for (;;) {
+        ev_desc d;
+        load_desc(m, &d);
+        if (d.old) {
+            ev_table *o = d.old;
+            uint64_t u = home(h, o->mask);
+            if (unit_state(o, u) != ST_DONE) {
+                pt(m, "read:old-chosen");
+                int r = tab_find(m, o, h, klen, kw, L);
+                if (r == R_RETRY)
+                    continue;
+                if (r == R_FOUND)
+                    return r;
+                /* Absent from the old table. If the unit was untouched all along,
+                 * that is the answer; if evacuation started, everything it moved
+                 * was copied into the new table before being marked EVAC (keeps I6):
+                 * search there. BUG reader-absent-no-evac-recheck answers now. */
+                if (V(m, V_READER_ABSENT_NO_EVAC_RECHECK) || unit_state(o, u) == ST_TODO)
+                    return R_ABSENT;
+                pt(m, "read:evac-recheck");
+            }
+        }
+        int r = tab_find(m, d.cur, h, klen, kw, L);
+        if (r != R_RETRY)
+            return r;
+    }
+}
+
+/* ------------------------------------------------------------ writer internals (under wlock) */
+
+/* Find the key in t's run, and the first free (TOMB or EMPTY) slot of the run. */
+static int wfind(ev_table *t, uint32_t h, size_t klen, const uint64_t kw[4], uint64_t *gi_out,
+                 unsigned *si_out, uint64_t *fgi, int *fsi)
+{
+    const uint8_t f = h2of(h);
+    const uint64_t id = mk_meta(h, klen, 0);
+    uint64_t gi = home(h, t->mask);
+    *fsi = -1;
+    for (uint64_t step = 1; step <= t->ngroups; step++) {
+        ev_group *g = &t->g[gi];
+        int empty = 0;
+        for (unsigned j = 0; j < EV_GS; j++) {
+            uint8_t c = LD(&g->ctrl[j]);
+            if (c == CT_EMPTY || c == CT_TOMB) {
+                empty |= c == CT_EMPTY;
+                if (*fsi < 0) {
+                    *fgi = gi;
+                    *fsi = (int)j;
+                }
+                continue;
+            }
+            if (c == f && slot_key_eq(&g->s[j], id, klen, kw)) {
+                *gi_out = gi;
+                *si_out = j;
+                return 1;
+            }
+        }
+        if (empty)     /* keeps I3: the run ends here, the key cannot be further */
+            return 0;
+        gi = (gi + step) & t->mask;
+    }
+    return 0;
+}
+
+/* Write a whole slot (insert). ctrl is published last inside the bracket. */
+static void slot_fill(evacmap *m, ev_table *t, uint64_t gi, unsigned j, uint64_t meta,
+                      const uint64_t kw[4], const ev_val *v, const char *pre, const char *post)
+{
+    ev_group *g = &t->g[gi];
+    ev_slot *s = &g->s[j];
+    const uint8_t f = h2of(meta_hash(meta));
+    const int early = V(m, V_PUBLISH_CTRL_BEFORE_VALUE);
+    if (LD(&g->ctrl[j]) == CT_EMPTY)
+        t->used++;   /* keeps I7 */
+    if (early)       /* BUG publish-ctrl-before-value: ctrl outside the bracket, first */
+        ST(&g->ctrl[j], f);
+    pt(m, pre);
+    seq_begin(g);
+    ST(&s->meta, meta);
+    for (unsigned i = 0; i < 4; i++)
+        ST(&s->key[i], kw[i]);
+    ST(&s->blob, v->blob);
+    ST(&s->v[0], v->v0);
+    if (meta_vlen(meta) <= EV_INLINE_MAX)
+        pt(m, "put:val-word");
+    ST(&s->v[1], v->v1);
+    if (!early)
+        ST(&g->ctrl[j], f);  /* keeps I4 */
+    seq_end(g);
+    pt(m, post);
+}
+
+/* Replace the value of a live slot. */
+static void slot_update(evacmap *m, ev_group *g, unsigned j, uint64_t meta, const ev_val *v)
+{
+    ev_slot *s = &g->s[j];
+    const int noseq = V(m, V_VALUE_UPDATE_SKIPS_SEQ);
+    if (!noseq)
+        seq_begin(g);
+    ST(&s->blob, v->blob);
+    ST(&s->v[0], v->v0);
+    if (meta_vlen(meta) <= EV_INLINE_MAX)
+        pt(m, "put:val-word");
+    ST(&s->v[1], v->v1);
+    ST(&s->meta, meta);
+    if (!noseq)          /* BUG value-update-skips-seq: no bracket */
+        seq_end(g);
+}
+
+/* Copy one live slot into the new table: an unchecked insert (keeps I2: the
+ * key's unit is being evacuated now, so the key is in no new-table slot). */
+static void evac_copy(evacmap *m, ev_table *t, ev_slot *s)
+{
+    uint64_t meta = LD(&s->meta);
+    uint64_t kw[4];
+    for (unsigned i = 0; i < 4; i++)
+        kw[i] = LD(&s->key[i]);
+    ev_val v = { LD(&s->v[0]), LD(&s->v[1]), LD(&s->blob) };
+    uint32_t h = meta_hash(meta);
+    uint64_t gi = home(h, t->mask);
+    for (uint64_t step = 1; step <= t->ngroups; step++) {
+        ev_group *g = &t->g[gi];
+        for (unsigned j = 0; j < EV_GS; j++) {
+            uint8_t c = LD(&g->ctrl[j]);
+            if (c == CT_EMPTY || c == CT_TOMB) {
+                slot_fill(m, t, gi, j, meta, kw, &v, "evac:write", "evac:ctrl-published");
+                return;
+            }
+        }
+        gi = (gi + step) & t->mask;
+    }
+    /* Unreachable: the new table keeps room (I7, growth sizing). */
+}
+
+/* Move unit u of the old table o into the new table t. */
+static void evac_unit(evacmap *m, ev_table *o, ev_table *t, uint64_t u)
+{
+    ev_group *hg = &o->g[u];
+    if (LD(&hg->done) == ST_DONE)
+        return;
+    const int early = V(m, V_EVAC_MARK_BEFORE_COPY);
+    if (early) {
+        /* BUG evac-mark-before-copy: readers now go to the new table, where the
+         * unit's keys are not yet. */
+        atomic_store_explicit(&hg->done, ST_DONE, memory_order_release);
+    } else {
+        /* Relaxed: ST_MOVING becomes visible to readers through the release in
+         * the seq_end of the first EVAC mark below (a reader that saw an EVAC
+         * mark validated acquired that bracket). Readers only need "not TODO". */
+        ST(&hg->done, ST_MOVING);
+    }
+    uint64_t gi = u;
+    for (uint64_t step = 1; step <= o->ngroups; step++) {
+        ev_group *g = &o->g[gi];
+        int empty = 0;
+        for (unsigned j = 0; j < EV_GS; j++) {
+            uint8_t c = LD(&g->ctrl[j]);
+            if (c == CT_EMPTY)
+                empty = 1;
+            if (c >= 0x80 || home(meta_hash(LD(&g->s[j].meta)), o->mask) != u)
+                continue;
+            pt(m, "evac:slot");
+            evac_copy(m, t, &g->s[j]);   /* copy first ... */
+            seq_begin(g);
+            ST(&g->ctrl[j], (uint8_t)CT_EVAC);  /* ... then mark (keeps I6) */
+            seq_end(g);
+        }
+        if (empty)
+            break;
+        gi = (gi + step) & o->mask;
+    }
+    if (!early)
+        /* Release: every copy above happens before DONE; pairs with
+         * unit_state's acquire load in readers and iterators. */
+        atomic_store_explicit(&hg->done, ST_DONE, memory_order_release);
+    o->ndone++;    /* keeps I8 */
+}
+
+static void grow_finish(evacmap *m, ev_table *t, ev_table *o)
+{
+    pt(m, "grow:finish");
+    publish(m, &t->dsteady);
+    pt(m, "grow:finished");
+    retire(m, &o->hdr);
+}
+
+/* During growth: evacuate the unit of hash h, then the next unevacuated unit;
+ * finish the growth when every unit is done. Returns the table to write. */
+static ev_table *writer_table(evacmap *m, uint32_t h)
+{
+    /* Relaxed: desc is written only under wlock, whose acquire ordered it. */
+    ev_desc *d = atomic_load_explicit(&m->desc, memory_order_relaxed);
+    ev_table *o = d->old, *t = d->cur;
+    if (!o)
+        return t;
+    evac_unit(m, o, t, home(h, o->mask));
+    while (o->nevac < o->ngroups && LD(&o->g[o->nevac].done) == ST_DONE)
+        o->nevac++;
+    if (o->nevac < o->ngroups)
+        evac_unit(m, o, t, o->nevac);
+    if (o->ndone == o->ngroups)
+        grow_finish(m, t, o);
+    return t;
+}
+
+/* Finish a running growth, or start a new one. -1 on allocation failure. */
+static int grow_step(evacmap *m)
+{
+    ev_desc *d = atomic_load_explicit(&m->desc, memory_order_relaxed);
+    ev_table *c = d->cur, *o = d->old;
+    if (o) {
+        for (uint64_t u = 0; u < o->ngroups; u++)
+            evac_unit(m, o, c, u);
+        o->nevac = o->ngroups;
+        grow_finish(m, c, o);
+        return 0;
+    }
+    int64_t live = atomic_load_explicit(&m->count, memory_order_relaxed);
+    if (live < 0)
+        live = 0;
+    uint64_t ng = c->ngroups;
+    if ((uint64_t)(live + 1) * 16 > c->ngroups * EV_GS * 7)   /* tombstones do not dominate */
+        ng *= 2;
+    if (ng > EV_MAX_GROUPS)
+        return -1;
+    ev_table *t = table_new(ng);
+    if (!t)
+        return -1;
+    t->dgrow.old = c;
+    pt(m, "grow:publish");
+    publish(m, &t->dgrow);
+    pt(m, "grow:published");
+    return 0;
+}
+
+/* ------------------------------------------------------------ operations */
+
+static int bad_key(size_t klen) { return klen < 1 || klen > MF_MAX_KEY; }
+
+enum { W_PUT, W_PIA };
+
+static int ev_write(evacmap *m, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                    uint8_t *out, size_t *outlen, int mode)
+{
+    if (bad_key(klen) || vlen > MF_MAX_VALUE)
+        return -1;
+    const int pia = mode == W_PIA;
+    pt(m, pia ? "pia:enter" : "put:enter");
+    ev_rec *rec = epoch_enter(m);
+    if (!rec)
+        return -1;
+    uint64_t kw[4];
+    key_words(key, klen, kw);
+    uint32_t h = ev_hash(m->seed, kw, klen);
+    int ret;
+    ev_loc L;
+
+    if (pia && lookup(m, h, klen, kw, &L) == R_FOUND) {
+        /* Lock-free "present": linearizes at the validation of L. */
+        copy_value(m, L.meta, &L.v, out, "pia:blob-copy");
+        *outlen = meta_vlen(L.meta);
+        ret = 0;
+        goto out;
+    }
+    if (!pia && V(m, V_PUT_FAST_PATH_SKIPS_LOCK) && lookup(m, h, klen, kw, &L) == R_FOUND) {
+        /* BUG put-fast-path-skips-lock: update the slot found lock-free. */
+        pt(m, "put:fast-found");
+        ev_val nv;
+        if (make_value(m, val, vlen, &nv)) {
+            ret = -1;
+            goto out;
+        }
+        copy_value(m, L.meta, &L.v, out, "put:blob-copy");
+        *outlen = meta_vlen(L.meta);
+        slot_update(m, &L.t->g[L.gi], L.si, mk_meta(h, klen, vlen), &nv);
+        if (L.v.blob) {       /* the retire list itself is writer-only */
+            wlock(m, "put:lock");
+            retire(m, (ev_mem *)(uintptr_t)L.v.blob);
+            wunlock(m);
+        }
+        ret = 1;
+        goto out;
+    }
+
+    ev_desc stale = { NULL, NULL };
+    if (V(m, V_WRITER_STALE_DESC))
+        stale = *atomic_load_explicit(&m->desc, memory_order_acquire);
+    wlock(m, pia ? "pia:lock" : "put:lock");
+    ev_table *t = writer_table(m, h);
+    if (stale.cur && !stale.old && stale.cur != t)
+        t = stale.cur;   /* BUG writer-stale-desc-no-recheck: table chosen before the lock */
+    uint64_t gi = 0, fgi = 0;
+    unsigned si = 0;
+    int fsi;
+    int found = wfind(t, h, klen, kw, &gi, &si, &fgi, &fsi);
+    if (pia && V(m, V_PIA_NO_RECHECK))
+        found = 0;       /* BUG put-if-absent-no-recheck: trusts the unlocked "absent" */
+
+    if (found) {
+        ev_group *g = &t->g[gi];
+        ev_slot *s = &g->s[si];
+        uint64_t meta = LD(&s->meta);
+        ev_val ov = { LD(&s->v[0]), LD(&s->v[1]), LD(&s->blob) };
+        copy_value(m, meta, &ov, out, pia ? "pia:blob-copy" : "put:blob-copy");
+        *outlen = meta_vlen(meta);
+        if (pia) {
+            ret = 0;
+            goto unlock;
+        }
+        ev_blob *ob = (ev_blob *)(uintptr_t)ov.blob;
+        if (V(m, V_BLOB_OVERWRITE_IN_PLACE) && ob && vlen > EV_INLINE_MAX && vlen <= ob->cap) {
+            /* BUG blob-overwrite-in-place: a published blob is rewritten. */
+            for (size_t off = 0; off < vlen; off += 64) {
+                if (off)
+                    pt(m, "put:blob-write");
+                size_t n = vlen - off < 64 ? vlen - off : 64;
+                memcpy(ob->bytes + off, val + off, n);
+            }
+            slot_update(m, g, si, mk_meta(h, klen, vlen), &ov);
+            ret = 1;
+            goto unlock;
+        }
+        ev_val nv;
+        if (make_value(m, val, vlen, &nv)) {
+            ret = -1;
+            goto unlock;
+        }
+        slot_update(m, g, si, mk_meta(h, klen, vlen), &nv);
+        if (ob)
+            retire(m, &ob->hdr);   /* after the unlink above (keeps I10) */
+        ret = 1;
+        goto unlock;
+    }
+
+    /* Insert. Grow (or finish a growth) while the run has no free slot or the
+     * free slot is EMPTY and the table is at its load limit (keeps I7). */
+    while (fsi < 0 || (LD(&t->g[fgi].ctrl[fsi]) == CT_EMPTY && t->used + 1 > table_limit(t))) {
+        if (grow_step(m)) {
+            ret = -1;
+            goto unlock;
+        }
+        t = writer_table(m, h);
+        found = wfind(t, h, klen, kw, &gi, &si, &fgi, &fsi);
+        (void)found;     /* absent before the growth, absent after it */
+    }
+    ev_val nv;
+    if (make_value(m, val, vlen, &nv)) {
+        ret = -1;
+        goto unlock;
+    }
+    /* Relaxed: count is read under wlock only (len, check at quiescence). */
+    atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);   /* keeps I1 */
+    slot_fill(m, t, fgi, (unsigned)fsi, mk_meta(h, klen, vlen), kw, &nv,
+              pia ? "pia:write" : "put:write", pia ? "pia:ctrl-published" : "put:ctrl-published");
+    ret = pia ? 1 : 0;
+unlock:
+    reclaim(m);
+    wunlock(m);
+out:
+    epoch_exit(rec);
+    pt(m, pia ? "pia:exit" : "put:exit");
+    return ret;
+}
+
+static int ev_put(void *map, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                  uint8_t *old, size_t *oldlen)
+{
+    return ev_write(map, key, klen, val, vlen, old, oldlen, W_PUT);
+}
+
+static int ev_pia(void *map, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                  uint8_t *cur, size_t *curlen)
+{
+    return ev_write(map, key, klen, val, vlen, cur, curlen, W_PIA);
+}
+
+/* Tombstone (or empty) slot j of group g; returns its blob, if any. */
+static ev_blob *slot_delete(evacmap *m, ev_table *t, ev_group *g, unsigned j)
+{
+    int has_empty = 0;
+    for (unsigned i = 0; i < EV_GS; i++)
+        has_empty |= LD(&g->ctrl[i]) == CT_EMPTY;
+    ev_blob *b = meta_vlen(LD(&g->s[j].meta)) > EV_INLINE_MAX
+                     ? (ev_blob *)(uintptr_t)LD(&g->s[j].blob) : NULL;
+    pt(m, "del:write");
+    seq_begin(g);
+    /* EMPTY only when the group already has one: no run passes this group, so
+     * no key relies on this slot (keeps I3). */
+    ST(&g->ctrl[j], (uint8_t)(has_empty ? CT_EMPTY : CT_TOMB));
+    seq_end(g);
+    if (has_empty)
+        t->used--;   /* keeps I7 */
+    pt(m, "del:ctrl-published");
+    return b;
+}
+
+static int ev_del(void *map, const uint8_t *key, size_t klen, uint8_t *old, size_t *oldlen)
+{
+    evacmap *m = map;
+    if (bad_key(klen))
+        return -1;
+    pt(m, "del:enter");
+    ev_rec *rec = epoch_enter(m);
+    if (!rec)
+        return -1;
+    uint64_t kw[4];
+    key_words(key, klen, kw);
+    uint32_t h = ev_hash(m->seed, kw, klen);
+    int ret;
+
+    if (V(m, V_DELETE_FAST_PATH_SKIPS_LOCK)) {
+        /* BUG delete-fast-path-skips-lock: tombstone the slot found lock-free. */
+        ev_loc L;
+        if (lookup(m, h, klen, kw, &L) != R_FOUND) {
+            ret = 0;
+            goto out;
+        }
+        pt(m, "del:fast-found");
+        copy_value(m, L.meta, &L.v, old, "del:blob-copy");
+        *oldlen = meta_vlen(L.meta);
+        ev_group *g = &L.t->g[L.gi];
+        seq_begin(g);
+        ST(&g->ctrl[L.si], (uint8_t)CT_TOMB);
+        seq_end(g);
+        atomic_fetch_sub_explicit(&m->count, 1, memory_order_relaxed);
+        if (L.v.blob) {       /* the retire list itself is writer-only */
+            wlock(m, "del:lock");
+            retire(m, (ev_mem *)(uintptr_t)L.v.blob);
+            wunlock(m);
+        }
+        ret = 1;
+        goto out;
+    }
+
+    wlock(m, "del:lock");
+    ev_table *t = writer_table(m, h);
+    uint64_t gi = 0, fgi = 0;
+    unsigned si = 0;
+    int fsi;
+    if (!wfind(t, h, klen, kw, &gi, &si, &fgi, &fsi)) {
+        if (V(m, V_DELETE_ABSENT_DECREMENTS))   /* BUG delete-absent-decrements */
+            atomic_fetch_sub_explicit(&m->count, 1, memory_order_relaxed);
+        ret = 0;
+    } else {
+        ev_group *g = &t->g[gi];
+        ev_slot *s = &g->s[si];
+        uint64_t meta = LD(&s->meta);
+        ev_val ov = { LD(&s->v[0]), LD(&s->v[1]), LD(&s->blob) };
+        copy_value(m, meta, &ov, old, "del:blob-copy");
+        *oldlen = meta_vlen(meta);
+        ev_blob *b = slot_delete(m, t, g, si);
+        /* Relaxed: read under wlock only. */
+        atomic_fetch_sub_explicit(&m->count, 1, memory_order_relaxed);   /* keeps I1 */
+        if (b)
+            retire(m, &b->hdr);
+        ret = 1;
+    }
+    reclaim(m);
+    wunlock(m);
+out:
+    epoch_exit(rec);
+    pt(m, "del:exit");
+    return ret;
+}
+
+static int ev_get(void *map, const uint8_t *key, size_t klen, uint8_t *val, size_t *vlen)
+{
+    evacmap *m = map;
+    if (bad_key(klen))
+        return -1;
+    pt(m, "get:enter");
+    ev_rec *rec = epoch_enter(m);
+    if (!rec)
+        return -1;
+    uint64_t kw[4];
+    key_words(key, klen, kw);
+    uint32_t h = ev_hash(m->seed, kw, klen);
+    ev_loc L;
+    int r = lookup(m, h, klen, kw, &L);
+    if (r == R_FOUND) {
+        copy_value(m, L.meta, &L.v, val, "get:blob-copy");
+        *vlen = meta_vlen(L.meta);
+    }
+    epoch_exit(rec);
+    pt(m, "get:exit");
+    return r == R_FOUND;
+}
+
+static int64_t ev_len(void *map)
+{
+    evacmap *m = map;
+    pt(m, "len:enter");
+    /* Under the writer lock: every write is all-or-nothing for len (exact). */
+    wlock(m, "len:lock");
+    int64_t n = atomic_load_explicit(&m->count, memory_order_relaxed);
+    wunlock(m);
+    pt(m, "len:exit");
+    return n;
+}
+
+/* ------------------------------------------------------------ iteration */
+
+typedef struct ev_item {
+    uint64_t meta;
+    uint64_t kw[4];
+    ev_val v;
+    int evac;          /* EVAC slot: the key moved on; look it up in the current map */
+} ev_item;
+
+/* Copy the live and EVAC slots of group gi of t under its seqcount. With
+ * `filter`, keep only keys whose home in t is `want`. Returns whether the group
+ * holds an EMPTY slot (the end of a run). */
+static int iter_copy_group(evacmap *m, ev_table *t, uint64_t gi, int filter, uint64_t want,
+                           ev_item *items, int *n)
+{
+    const int novalidate = V(m, V_READER_NO_SEQ_VALIDATE);
+    ev_group *g = &t->g[gi];
+    for (;;) {
+        /* Acquire: pairs with seq_end's release (as in tab_find). */
+        uint32_t s0 = atomic_load_explicit(&g->seq, memory_order_acquire);
+        if ((s0 & 1) && !novalidate) {
+            blk(m, "iter:seq-odd");
+            continue;
+        }
+        int k = 0, empty = 0;
+        for (unsigned j = 0; j < EV_GS; j++) {
+            uint8_t c = LD(&g->ctrl[j]);
+            int evac;
+            if (c == CT_EMPTY) {
+                empty = 1;
+                continue;
+            }
+            if (c == CT_EVAC) {
+                if (V(m, V_ITER_SKIPS_EVACUATED))
+                    continue;   /* BUG iter-skips-evacuated */
+                evac = 1;
+            } else if (c < 0x80) {
+                evac = 0;
+            } else {
+                continue;
+            }
+            ev_slot *s = &g->s[j];
+            uint64_t meta = LD(&s->meta);
+            if (filter && home(meta_hash(meta), t->mask) != want)
+                continue;
+            ev_item *it = &items[k++];
+            it->meta = meta;
+            for (unsigned i = 0; i < 4; i++)
+                it->kw[i] = LD(&s->key[i]);
+            it->v.v0 = LD(&s->v[0]);
+            it->v.v1 = LD(&s->v[1]);
+            it->v.blob = LD(&s->blob);
+            it->evac = evac;
+        }
+        /* Acquire fence: pairs with seq_begin's release fence (as in tab_find). */
+        atomic_thread_fence(memory_order_acquire);
+        if (LD(&g->seq) != s0 && !novalidate) {
+            pt(m, "iter:seq-retry");
+            continue;
+        }
+        *n = k;
+        return empty;
+    }
+}
+
+static int iter_emit(evacmap *m, ev_item *items, int n, mf_visit visit, void *ctx)
+{
+    uint8_t kb[MF_MAX_KEY], vb[MF_MAX_VALUE];
+    for (int i = 0; i < n; i++) {
+        ev_item *it = &items[i];
+        size_t klen = meta_klen(it->meta);
+        if (klen < 1 || klen > MF_MAX_KEY)
+            continue;    /* only a seeded bug can tear meta */
+        uint64_t meta = it->meta;
+        const ev_val *v = &it->v;
+        ev_loc L;
+        if (it->evac) {
+            /* Moved by an evacuation after we took our snapshot: the current
+             * value lives in a newer table (Go's mapaccessK); skip if deleted. */
+            if (lookup(m, meta_hash(meta), klen, it->kw, &L) != R_FOUND)
+                continue;
+            meta = L.meta;
+            v = &L.v;
+        }
+        memcpy(kb, it->kw, klen);
+        copy_value(m, meta, v, vb, "iter:blob-copy");
+        size_t vlen = meta_vlen(meta);
+        if (visit(ctx, kb, klen, vb, vlen > MF_MAX_VALUE ? MF_MAX_VALUE : vlen))
+            return 1;
+    }
+    return 0;
+}
+
+/* Walk the run of t from group `start`, keeping the keys whose home is start. */
+static int iter_run(evacmap *m, ev_table *t, uint64_t start, mf_visit visit, void *ctx)
+{
+    const int filter = !V(m, V_ITER_NO_HOME_FILTER);   /* BUG iter-no-home-filter */
+    uint64_t gi = start;
+    for (uint64_t step = 1; step <= t->ngroups; step++) {
+        ev_item items[EV_GS];
+        int n;
+        int empty = iter_copy_group(m, t, gi, filter, start, items, &n);
+        if (iter_emit(m, items, n, visit, ctx))
+            return 1;
+        if (empty)
+            break;
+        gi = (gi + step) & t->mask;
+        pt(m, "iter:run-next");
+    }
+    return 0;
+}
+
+/* Go's semantics: a key present throughout is visited exactly once, a key absent
+ * throughout never, values are current when visited. The iterator keeps the
+ * desc it started with (and holds its epoch, so none of its tables is
+ * reclaimed): every key present at the start sits in exactly one slot of that
+ * snapshot, live or EVAC (then it is looked up in the current map).
+ *   Not growing: every slot of every group of cur, once.
+ *   Growing: old unit by unit. A unit not done: walk its old run, keeping keys
+ *   whose home is the unit. A unit done: walk the new runs of the new groups
+ *   that unit maps to (j & oldmask == u), keeping keys whose new home is j. */
+static int ev_iterate(void *map, mf_visit visit, void *ctx)
+{
+    evacmap *m = map;
+    pt(m, "iter:enter");
+    ev_rec *rec = epoch_enter(m);
+    if (!rec)
+        return -1;
+    ev_desc d0;
+    load_desc(m, &d0);
+    int stop = 0;
+    if (!d0.old) {
+        ev_table *t = d0.cur;
+        for (uint64_t gi = 0; !stop && gi < t->ngroups; gi++) {
+            pt(m, "iter:group");
+            if (V(m, V_ITER_NO_SNAPSHOT)) {
+                /* BUG iter-no-snapshot: the current table, same index. */
+                ev_desc dn;
+                load_desc(m, &dn);
+                t = dn.cur;
+                if (gi >= t->ngroups)
+                    break;
+            }
+            ev_item items[EV_GS];
+            int n;
+            iter_copy_group(m, t, gi, 0, 0, items, &n);
+            stop = iter_emit(m, items, n, visit, ctx);
+        }
+    } else {
+        ev_table *o = d0.old, *t = d0.cur;
+        for (uint64_t u = 0; !stop && u < o->ngroups; u++) {
+            pt(m, "iter:unit");
+            if (unit_state(o, u) != ST_DONE)
+                stop = iter_run(m, o, u, visit, ctx);
+            else
+                for (uint64_t j = u; !stop && j < t->ngroups; j += o->ngroups)
+                    stop = iter_run(m, t, j, visit, ctx);
+        }
+    }
+    epoch_exit(rec);
+    pt(m, "iter:exit");
+    return 0;
+}
+
+/* ------------------------------------------------------------ invariant check */
+
+typedef struct ev_kref { uint64_t id; uint64_t kw[4]; } ev_kref;
+
+static int kref_cmp(const void *a, const void *b)
+{
+    const ev_kref *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    for (int i = 0; i < 4; i++)
+        if (x->kw[i] != y->kw[i])
+            return x->kw[i] < y->kw[i] ? -1 : 1;
+    return 0;
+}
+
+static int group_has_empty(ev_group *g)
+{
+    for (unsigned j = 0; j < EV_GS; j++)
+        if (LD(&g->ctrl[j]) == CT_EMPTY)
+            return 1;
+    return 0;
+}
+
+#define FAIL(...)                                    \
+    do {                                             \
+        if (cap)                                     \
+            snprintf(msg, cap, "invariant failed: " __VA_ARGS__); \
+        ret = 1;                                     \
+        goto done;                                   \
+    } while (0)
+
+static int ev_check(void *map, char *msg, size_t cap)
+{
+    evacmap *m = map;
+    int ret = 0;
+    ev_kref *keys = NULL;
+    if (cap)
+        msg[0] = 0;
+    ev_desc *d = atomic_load_explicit(&m->desc, memory_order_acquire);
+    ev_table *t = d->cur, *o = d->old;
+    ev_table *tabs[2] = { t, o };
+    for (int k = 0; k < 2; k++) {
+        ev_table *T = tabs[k];
+        if (T && (T->ngroups == 0 || (T->ngroups & T->mask) || T->mask != T->ngroups - 1))
+            FAIL("%s table has %llu groups, mask %llu (violates I8)", k ? "old" : "current",
+                 (unsigned long long)T->ngroups, (unsigned long long)T->mask);
+    }
+    if (o) {
+        if (d != &t->dgrow || t->dgrow.old != o)
+            FAIL("published desc is not the growing table's {cur, old} (violates I8)");
+        uint64_t ndone = 0;
+        for (uint64_t u = 0; u < o->ngroups; u++) {
+            uint32_t st = LD(&o->g[u].done);
+            if (st != ST_TODO && st != ST_DONE)
+                FAIL("old unit %llu left in evacuation state %u (violates I8)",
+                     (unsigned long long)u, st);
+            ndone += st == ST_DONE;
+        }
+        if (ndone != o->ndone)
+            FAIL("old table counts %llu done units, %llu are done (violates I8)",
+                 (unsigned long long)o->ndone, (unsigned long long)ndone);
+        if (ndone >= o->ngroups)
+            FAIL("every unit is evacuated but the old table is still attached (violates I8)");
+    } else if (d != &t->dsteady) {
+        FAIL("published desc is not the current table's {cur, NULL} (violates I8)");
+    }
+    uint32_t hi = atomic_load_explicit(&m->nrec_hi, memory_order_acquire);
+    for (uint32_t i = 0; i < hi; i++)
+        if (atomic_load_explicit(&m->recs[i].active, memory_order_acquire))
+            FAIL("epoch record %u is active at quiescence (violates I11)", i);
+
+    size_t nslots = (t->ngroups + (o ? o->ngroups : 0)) * EV_GS, nkeys = 0;
+    keys = malloc(nslots * sizeof *keys);
+    if (!keys)
+        FAIL("out of memory in check");
+    for (int k = 0; k < 2; k++) {
+        ev_table *T = tabs[k];
+        if (!T)
+            continue;
+        const char *tn = k ? "old" : "current";
+        uint64_t nonempty = 0;
+        for (uint64_t gi = 0; gi < T->ngroups; gi++) {
+            ev_group *g = &T->g[gi];
+            uint32_t seq = LD(&g->seq);
+            if (seq & 1)
+                FAIL("%s group %llu has odd seqcount %u (violates I9)", tn,
+                     (unsigned long long)gi, seq);
+            for (unsigned j = 0; j < EV_GS; j++) {
+                uint8_t c = LD(&g->ctrl[j]);
+                if (c == CT_EMPTY)
+                    continue;
+                nonempty++;
+                if (c == CT_TOMB)
+                    continue;
+                if (c == CT_EVAC) {
+                    if (T != o)
+                        FAIL("EVAC slot %llu.%u in the current table (violates I5)",
+                             (unsigned long long)gi, j);
+                    continue;
+                }
+                if (c >= 0x80)
+                    FAIL("%s slot %llu.%u has control byte 0x%02x (violates I5)", tn,
+                         (unsigned long long)gi, j, c);
+                ev_slot *s = &g->s[j];
+                uint64_t meta = LD(&s->meta);
+                size_t klen = meta_klen(meta), vlen = meta_vlen(meta);
+                if (klen < 1 || klen > MF_MAX_KEY)
+                    FAIL("%s slot %llu.%u has key length %zu (violates I4)", tn,
+                         (unsigned long long)gi, j, klen);
+                ev_kref *kr = &keys[nkeys++];
+                kr->id = meta_id(meta);
+                for (unsigned i = 0; i < 4; i++)
+                    kr->kw[i] = LD(&s->key[i]);
+                uint32_t h = meta_hash(meta);
+                if (ev_hash(m->seed, kr->kw, klen) != h)
+                    FAIL("%s slot %llu.%u stores a hash that is not its key's (violates I4)", tn,
+                         (unsigned long long)gi, j);
+                if (c != h2of(h))
+                    FAIL("%s slot %llu.%u control byte 0x%02x != hash fragment 0x%02x (violates I4)",
+                         tn, (unsigned long long)gi, j, c, h2of(h));
+                /* I3: reachable from home without crossing a group with EMPTY. */
+                uint64_t pg = home(h, T->mask), step = 1;
+                while (pg != gi) {
+                    if (group_has_empty(&T->g[pg]) || step > T->ngroups)
+                        FAIL("%s slot %llu.%u unreachable: its run from group %llu ends before it (violates I3)",
+                             tn, (unsigned long long)gi, j, (unsigned long long)home(h, T->mask));
+                    pg = (pg + step++) & T->mask;
+                }
+                if (o) {
+                    uint64_t u = home(h, o->mask);
+                    uint32_t st = LD(&o->g[u].done);
+                    if (T == o && st == ST_DONE)
+                        FAIL("old unit %llu is evacuated but still holds live slot %llu.%u (violates I6)",
+                             (unsigned long long)u, (unsigned long long)gi, j);
+                    if (T == t && st != ST_DONE)
+                        FAIL("new-table slot %llu.%u belongs to old unit %llu, not evacuated (violates I6)",
+                             (unsigned long long)gi, j, (unsigned long long)u);
+                }
+                if (vlen > MF_MAX_VALUE)
+                    FAIL("%s slot %llu.%u has value length %zu (violates I10)", tn,
+                         (unsigned long long)gi, j, vlen);
+                if (vlen > EV_INLINE_MAX) {
+                    ev_blob *b = (ev_blob *)(uintptr_t)LD(&s->blob);
+                    if (!b)
+                        FAIL("%s slot %llu.%u long value without a blob (violates I10)", tn,
+                             (unsigned long long)gi, j);
+                    if (b->hdr.magic != EV_BLOB_MAGIC)
+                        FAIL("%s slot %llu.%u value blob is %s (violates I10)", tn,
+                             (unsigned long long)gi, j,
+                             b->hdr.magic == EV_RETIRED_MAGIC ? "retired" : "freed (poisoned)");
+                    if (b->cap < vlen)
+                        FAIL("%s slot %llu.%u value of %zu bytes in a blob of %zu (violates I10)",
+                             tn, (unsigned long long)gi, j, vlen, b->cap);
+                }
+            }
+        }
+        if (T == t && (T->used != nonempty || T->used > table_limit(T)))
+            FAIL("current table used=%llu, non-empty slots=%llu, limit=%llu (violates I7)",
+                 (unsigned long long)T->used, (unsigned long long)nonempty,
+                 (unsigned long long)table_limit(T));
+    }
+    int64_t count = atomic_load_explicit(&m->count, memory_order_relaxed);
+    if (count != (int64_t)nkeys)
+        FAIL("count %lld != %zu live slots (violates I1)", (long long)count, nkeys);
+    qsort(keys, nkeys, sizeof *keys, kref_cmp);
+    for (size_t i = 1; i < nkeys; i++)
+        if (!kref_cmp(&keys[i - 1], &keys[i]))
+            FAIL("a key (%zu bytes) is live in two slots (violates I2)",
+                 meta_klen(keys[i].id));
+done:
+    free(keys);
+    return ret;
+}
+#undef FAIL
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void *ev_create(const mf_host *host, uint64_t hash_seed, size_t capacity_hint,
+                       uint32_t variant)
+{
+    if (variant >= V_COUNT)
+        return NULL;
+    evacmap *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    uint64_t ng = 1;
+    if (capacity_hint > EV_MAX_GROUPS)
+        capacity_hint = EV_MAX_GROUPS;
+    while (ng * 7 < capacity_hint)
+        ng <<= 1;
+    ev_table *t = table_new(ng);
+    if (!t) {
+        free(m);
+        return NULL;
+    }
+    m->host = host ? host : &ev_noop_host;
+    m->seed = hash_seed;
+    m->variant = variant;
+    m->gen = atomic_fetch_add_explicit(&ev_gen_counter, 1, memory_order_relaxed);
+    atomic_init(&m->gepoch, 1);
+    /* Plain initialisation: the map is not shared until create returns, and
+     * the harness hands it to other threads with its own synchronisation. */
+    atomic_init(&m->desc, &t->dsteady);
+    atomic_init(&m->split_cur, t);
+    atomic_init(&m->split_old, NULL);
+    return m;
+}
+
+static void push_blob(ev_mem **list, ev_slot *s)
+{
+    if (meta_vlen(LD(&s->meta)) <= EV_INLINE_MAX)
+        return;
+    ev_blob *b = (ev_blob *)(uintptr_t)LD(&s->blob);
+    if (!b || b->hdr.magic != EV_BLOB_MAGIC)
+        return;   /* retired or poisoned: on another list */
+    b->hdr.magic = EV_DEAD_MAGIC;    /* dedupe: a blob shared by two slots (seeded bugs) */
+    b->hdr.next = *list;
+    *list = &b->hdr;
+}
+
+static void ev_destroy(void *map)
+{
+    evacmap *m = map;
+    if (!m)
+        return;
+    ev_desc *d = atomic_load_explicit(&m->desc, memory_order_acquire);
+    ev_table *tabs[2] = { d->cur, d->old };
+    ev_mem *dead = NULL;
+    for (int k = 0; k < 2; k++) {
+        ev_table *t = tabs[k];
+        if (!t)
+            continue;
+        for (uint64_t gi = 0; gi < t->ngroups; gi++)
+            for (unsigned j = 0; j < EV_GS; j++)
+                if (LD(&t->g[gi].ctrl[j]) < 0x80 || LD(&t->g[gi].ctrl[j]) == CT_EVAC)
+                    push_blob(&dead, &t->g[gi].s[j]);   /* EVAC: shared with its copy, or
+                                                           written there by a seeded bug */
+    }
+    ev_mem *lists[3] = { dead, m->rhead, m->qhead };
+    for (int k = 0; k < 3; k++)
+        for (ev_mem *p = lists[k], *n; p; p = n) {
+            n = p->next;
+            mem_free_real(p);
+        }
+    free(d->cur);
+    free(d->old);
+    /* This thread's cache entry dies with the map (its gen is never reused). */
+    for (unsigned i = 0; i < EV_TLC; i++)
+        if (ev_tl[i].gen == m->gen)
+            ev_tl[i].gen = 0;
+    free(m);
+}
+
+static void ev_thread_exit(void *map)
+{
+    evacmap *m = map;
+    for (unsigned i = 0; i < EV_TLC; i++) {
+        if (ev_tl[i].gen != m->gen)
+            continue;
+        ev_rec *r = ev_tl[i].rec;
+        atomic_store_explicit(&r->active, 0, memory_order_release);
+        r->nest = 0;
+        /* Release: our last uses of the record happen before another thread
+         * claims it (pairs with rec_get's acquire CAS). */
+        atomic_store_explicit(&r->owned, 0, memory_order_release);
+        ev_tl[i].gen = 0;
+    }
+}
+
+static const mf_target ev_target = {
+    .abi_version = MF_ABI_VERSION,
+    .caps = MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE | MF_CAP_EXACT_LEN,
+    .name = "evacmap",
+    .variants = ev_variant_names,
+    .create = ev_create,
+    .destroy = ev_destroy,
+    .get = ev_get,
+    .put = ev_put,
+    .put_if_absent = ev_pia,
+    .del = ev_del,
+    .len = ev_len,
+    .iterate = ev_iterate,
+    .check = ev_check,
+    .thread_exit = ev_thread_exit,
+};
+
+const mf_target *mf_evacmap(void) { return &ev_target; }
