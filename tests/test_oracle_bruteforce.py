@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from oracle_brute import brute_linearizable  # noqa: E402
+from oracle_brute import brute_linearizable
 
-from harness.history import TORN, History, Operation, ValueInfo  # noqa: E402
-from harness.oracle import check  # noqa: E402
+from harness.history import TORN, History, Operation, ValueInfo
+from harness.oracle import check
 
 N_HISTORIES = int(os.environ.get("MAPFUZZ_BRUTE_N", "100000"))
 SEED = 20240611
@@ -267,3 +267,120 @@ if __name__ == "__main__":
     t0 = time.perf_counter()
     print(run(int(sys.argv[1]) if len(sys.argv) > 1 else 2000),
           f"{time.perf_counter() - t0:.1f}s")
+
+
+def _medium(rng: random.Random) -> History:
+    """One key, 3-8 threads, 20-60 operations, every old value reported."""
+    while True:
+        ops, _, vkey, dup = _simulate_medium(rng)
+        if not dup:
+            break
+    if rng.random() < 0.5:
+        _mutate(rng, ops, 1, vkey)
+    ops = [o for o in ops if o.ret is not None]
+    ops.sort(key=lambda o: (o.call, o.thread))
+    h = History(keys=["k0"], key_known=[True], unique_writes=True)
+    ids: dict[int, int] = {}
+    for i, o in enumerate(ops):
+        if o.arg is not None:
+            ids[o.arg] = len(h.values)
+            h.values.append(ValueInfo(i, 0, f"v{o.arg}"))
+    for o in ops:
+        for v in (o.out,):
+            if v is not None and v not in ids:
+                ids[v] = len(h.values)
+                h.values.append(ValueInfo(None, 0, f"v{v}"))
+    for o in ops:
+        h.ops.append(Operation(o.thread, o.kind, 0, o.call, o.ret, o.status,
+                               ids.get(o.arg) if o.arg is not None else None,
+                               ids.get(o.out) if o.out is not None else None))
+    return h
+
+
+def _simulate_medium(rng: random.Random) -> tuple[list[_Op], int, dict[int, int], bool]:
+    saved = rng.getstate()
+    rng.setstate(saved)
+    sub = random.Random(rng.random())
+    # reuse the small simulator with more ops by concatenating runs on one key
+    ops: list[_Op] = []
+    vkey: dict[int, int] = {}
+    state: dict[int, int] = {}
+    nthreads = sub.randint(3, 8)
+    n = sub.randint(20, 60)
+    spread = sub.choice((2, 5, 12))
+    last_ret = [-10**6] * nthreads
+    seq = [sub.randrange(nthreads) for _ in range(n)]
+    nxt: dict[int, list[int]] = {t: [] for t in range(nthreads)}
+    for i, t in enumerate(seq):
+        nxt[t].append(i)
+    for i, t in enumerate(seq):
+        p = i * 2
+        mine = nxt[t]
+        pos = mine.index(i)
+        np_ = mine[pos + 1] * 2 if pos + 1 < len(mine) else None
+        call = sub.randint(max(last_ret[t] + 1, p - spread), p)
+        hi = p + spread if np_ is None else min(p + spread, np_ - 1)
+        ret = sub.randint(p, max(p, hi))
+        last_ret[t] = ret
+        kind = sub.choices(("get", "put", "delete", "put_if_absent"), (40, 30, 18, 12))[0]
+        cur = state.get(0)
+        op = _Op(t, kind, 0, call, ret)
+        if kind in ("put", "put_if_absent"):
+            op.arg = len(vkey)
+            vkey[op.arg] = 0
+        if kind == "get":
+            op.status, op.out = ("found", cur) if cur is not None else ("absent", None)
+        elif kind == "put":
+            op.status, op.out = ("replaced", cur) if cur is not None else ("inserted", None)
+            state[0] = op.arg  # type: ignore[assignment]
+        elif kind == "put_if_absent":
+            if cur is None:
+                op.status = "inserted"
+                state[0] = op.arg  # type: ignore[assignment]
+            else:
+                op.status, op.out = "present", cur
+        elif cur is None:
+            op.status = "absent"
+        else:
+            op.status, op.out = "removed", cur
+            del state[0]
+        ops.append(op)
+    return ops, 1, vkey, False
+
+
+def run_medium(n: int, seed: int = SEED) -> dict[str, int]:
+    """Fast path (zones + ⊥ search) against the exact search on medium histories."""
+    from harness.oracle.checker import _check_key, events_by_key
+    from harness.oracle.fallback import exact_check
+
+    rng = random.Random(seed + 1)
+    c = {"histories": 0, "disagree": 0, "unknown_fast": 0, "unknown_exact": 0,
+         "violations": 0}
+    for _ in range(n):
+        h = _medium(rng)
+        per_key, bad, _, _, _ = events_by_key(h)
+        if bad or not per_key:
+            continue
+        evs = per_key[0]
+        st, _, _, used_fallback = _check_key(evs, 100_000, h, None)
+        if used_fallback:
+            continue
+        ex, _ = exact_check(evs, 200_000)
+        c["histories"] += 1
+        if ex is None:
+            c["unknown_exact"] += 1
+            continue
+        if st == "unknown":
+            c["unknown_fast"] += 1
+        elif (st == "ok") != ex:
+            c["disagree"] += 1
+        c["violations"] += not ex
+    return c
+
+
+def test_fast_path_agrees_with_exact_search_on_medium_histories() -> None:
+    c = run_medium(int(os.environ.get("MAPFUZZ_MEDIUM_N", "3000")))
+    print(c)
+    assert c["disagree"] == 0, c
+    assert c["unknown_fast"] == 0, c
+    assert c["violations"] > c["histories"] // 10

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness.history import TORN, History
 
 from .classify import Namer
@@ -11,20 +13,16 @@ from .iteration import check_iteration
 from .register import Finding, fast_check
 from .verdict import Verdict, Violation
 
+ValueProblem = Callable[[int, int, int], None]
+
 # order of preference when one key has several problems
 _RANK = {"torn-value": 0, "phantom-value": 1}
 
 
-def check(history: History, *, budget: int = 100_000) -> Verdict:
-    """Decide whether ``history`` could have come from a correct (linearizable) map.
-
-    Per key (P-compositionality) the operations are checked as an atomic register:
-    zones plus an exact ⊥ search when every value is written once and every operation
-    returned with its old value, otherwise an exact bounded search. ``budget`` bounds
-    the search steps per key; a key whose search runs out is reported in
-    ``unknown_keys`` and is never turned into a violation. See :class:`Verdict` for
-    how to read the result.
-    """
+def events_by_key(
+    history: History,
+) -> tuple[dict[int, list[Event]], dict[int, Finding], list[int], Namer | None, ValueProblem]:
+    """Per-key register events, value findings (torn/phantom) per key, failed ops."""
     ops = history.ops
     values = history.values
     vkey = [vi.key for vi in values]
@@ -118,6 +116,21 @@ def check(history: History, *, budget: int = 100_000) -> Verdict:
             else:
                 evs.append((s, f, RN, BOT, BOT, idx))
 
+    return per_key, bad, errors, nm, value_problem
+
+
+def check(history: History, *, budget: int = 100_000) -> Verdict:
+    """Decide whether ``history`` could have come from a correct (linearizable) map.
+
+    Per key (P-compositionality) the operations are checked as an atomic register:
+    zones plus an exact ⊥ search when every value is written once and every operation
+    returned with its old value, otherwise an exact bounded search. ``budget`` bounds
+    the search steps per key; a key whose search runs out is reported in
+    ``unknown_keys`` and is never turned into a violation. See :class:`Verdict` for
+    how to read the result.
+    """
+    per_key, bad, errors, nm, value_problem = events_by_key(history)
+    ops = history.ops
     if nm is None and (errors or any(o.kind in ("iterate", "len") for o in ops)):
         nm = Namer(history)
     extra: list[Violation] = []
@@ -171,7 +184,7 @@ def _check_key(
                 if e[4] in written:
                     fast = False
                 written.add(e[4])
-        elif kd == WB or kd == WP:
+        elif kd in (WB, WP):
             optional = True
             if e[4] == BOT or e[4] in written:
                 fast = False

@@ -169,9 +169,9 @@ def fast_check(evs: list[Event], budget: int, nm: Namer) -> tuple[str, int, Find
                 p, p_op = s, op
             if p > f:
                 return "violation", 0, _internal(nm, run_op, cur, False)
-            rs = reads.get(v)
             hi_c, hi_c_op = p, p_op
-            if rs:
+            if v in reads:
+                rs = reads[v]
                 u.reads = True
                 for r in rs:
                     if r[1] < p:
