@@ -88,6 +88,7 @@ typedef struct mf_config {
     uint32_t stress_timeout_ms;
     const uint32_t *replay;
     uint32_t replay_len;
+    uint64_t pct_steps;
 } mf_config;
 
 typedef struct mf_record {
@@ -114,6 +115,7 @@ typedef struct mf_result {
     uint32_t nevents;
     const mf_event *events;
     int events_truncated;
+    int broken;
 } mf_result;
 
 typedef struct mf_runner mf_runner;

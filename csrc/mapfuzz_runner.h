@@ -79,7 +79,9 @@ typedef struct mf_config {
     double   noise;               /* stress: probability of noise at a point, 0..1 */
     uint32_t stress_timeout_ms;   /* stress watchdog; 0 = default 10000 */
     const uint32_t *replay;       /* MF_STRAT_REPLAY: the decision trace (see mf_result.trace) */
-    uint32_t replay_len;
+    uint32_t replay_len;          /* number of (step, thread) pairs in replay */
+    uint64_t pct_steps;           /* PCT: estimated steps k (change points drawn in [1, k]);
+                                     0 = 3 x the number of parallel ops */
 } mf_config;
 
 typedef struct mf_record {
@@ -92,7 +94,9 @@ typedef struct mf_record {
     uint64_t out_off;             /* get found / put replaced / pia present / del removed:
                                      offset of the returned bytes in the arena;
                                      iterate: offset of its first mf_item in the arena */
-    uint64_t t_call, t_ret;       /* t_ret == UINT64_MAX: never returned (hang) */
+    uint64_t t_call, t_ret;       /* t_ret == UINT64_MAX: never returned (hang);
+                                     t_call == UINT64_MAX too: never called (the run was
+                                     aborted before this op started) */
     int64_t  len;                 /* len: the result; iterate: number of items visited */
 } mf_record;
 
@@ -106,14 +110,17 @@ typedef struct mf_item {          /* one (key, value) an iterate visited; bytes 
 typedef struct mf_event {         /* one schedule point reached, in execution order (controlled) */
     uint32_t site;                /* site id: mf_site_name(site) gives the string */
     uint8_t  thread;
-    uint8_t  kind;                /* 0 point, 1 blocked, 2 op call, 3 op return */
-    uint16_t op;                  /* index of the thread's current op in its list */
+    uint8_t  kind;                /* 0 point, 1 blocked, 2 op call, 3 op return,
+                                     4 thread exit (site "thread:exit", after thread_exit) */
+    uint16_t op;                  /* index of the thread's current op in its list
+                                     (exit: the thread's op count) */
 } mf_event;
 
 typedef struct mf_result {
     int      status;              /* MF_EXEC_* */
     char     message[512];        /* invariant text, error text, or "" */
-    uint64_t steps;               /* schedule points passed in the parallel phase */
+    uint64_t steps;               /* events in the parallel phase: schedule points, op
+                                     calls/returns, thread exits (controlled mode) */
     uint64_t trace_hash;          /* hash of the (thread, site) event sequence (controlled);
                                      equal seeds and plans give equal hashes */
     uint32_t preemptions;         /* switches away from a thread that could have continued */
@@ -121,18 +128,25 @@ typedef struct mf_result {
     const mf_record *records;     /* valid until the next run or mf_runner_free */
     const uint8_t *arena;         /* returned value bytes and mf_items */
     uint64_t arena_len;
-    uint32_t ntrace;
-    const uint32_t *trace;        /* decision trace: pairs (step, thread): from `step` on,
-                                     `thread` runs; pass back as mf_config.replay */
+    uint32_t ntrace;              /* number of uint32 in trace (2 per pair) */
+    const uint32_t *trace;        /* decision trace: pairs (step, thread): from event number
+                                     `step` (0-based) on, `thread` runs; the first pair is
+                                     (0, first thread); pass back as mf_config.replay with
+                                     replay_len = ntrace / 2 */
     uint32_t nevents;
     const mf_event *events;       /* controlled mode only; truncated at a cap (events_truncated) */
     int      events_truncated;
+    int      broken;              /* a pool thread could not be recovered (stuck in the target
+                                     without calling the host): this runner now refuses to
+                                     run; free it (it is leaked, not joined) and create a new one */
 } mf_result;
 
 typedef struct mf_runner mf_runner;
 
 /* The pool holds max_threads threads for the runner's life. NULL on failure, with err filled. */
 mf_runner *mf_runner_new(const mf_target *target, uint32_t max_threads, char *err, size_t cap);
+/* 0: out->status says how the execution ended. -1: nothing ran (a broken runner,
+ * or out of memory); out->message says why. */
 int  mf_runner_run(mf_runner *r, const mf_plan *plan, const mf_config *cfg, mf_result *out);
 void mf_runner_free(mf_runner *r);
 /* Interleaving coverage of the last controlled run: MF_COV_SIZE 8-bit counters,

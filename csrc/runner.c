@@ -1,17 +1,695 @@
-/* Placeholder until the runner lands: every entry point exists so the module links. */
+/* mapfuzz runner: a persistent pool of pthreads that executes one plan against a
+ * target and records the history (see mapfuzz_runner.h for the contract and
+ * host.h for the scheduler invariants C1..C3 and the hang handling).
+ *
+ * Pool protocol. Each pool thread parks on its `go` word between runs. main
+ * prepares a run (records, scheduler state, run generation `gen`) and posts:
+ *   controlled: only the first thread the strategy picks; every later start or
+ *               resumption is a hand-off from the running thread (C1, C2);
+ *   stress:     every thread of the plan; they meet at a spin barrier.
+ * Each thread runs its op list, calls target->thread_exit, and decrements
+ * `remaining`; the last one posts main's `done` word. main waits with a watchdog
+ * (mf_config.stress_timeout_ms, both modes): when it fires it raises `abort`, and
+ * every thread unwinds at its next host call; one that never calls the host again
+ * within MF_GRACE_MS makes the runner broken.
+ *
+ * Memory. Records, the arena, events, the trace and per-thread arenas grow as
+ * needed and are reused across runs: a steady-state run allocates nothing. In the
+ * parallel phase each thread writes only its own records and its own arena;
+ * main merges the arenas (fixing offsets) after the phase.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include "mapfuzz_runner.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "host.h"
 
-static void null_point(void *ctx, const char *site) { (void)ctx; (void)site; }
-static const mf_host NULL_HOST = { NULL, null_point, null_point };
-const mf_host *mf_host_null(void) { return &NULL_HOST; }
+static uint32_t SITE_CALL, SITE_RETURN;
+static pthread_once_t sites_once = PTHREAD_ONCE_INIT;
+static void sites_init(void)
+{
+    SITE_CALL = mf_site_id("op:call");
+    SITE_RETURN = mf_site_id("op:return");
+}
+
+static const char *const OP_NAME[] = { "get", "put", "put_if_absent", "delete", "iterate", "len" };
+
+/* ------------------------------------------------------------------ errors */
+
+static void target_error(mf_runner *r, const char *fmt, ...)
+{
+    int exp = 0;
+    /* Relaxed: elects the one writer of the message; main reads it after the
+     * parallel phase, ordered by the `remaining`/`done` chain. */
+    if (!atomic_compare_exchange_strong_explicit(&r->target_error, &exp, 1,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err_msg, sizeof r->err_msg, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ one op */
+
+typedef struct visit_ctx {
+    mf_buf *arena;
+    mf_buf *items;
+    int oom;
+} visit_ctx;
+
+static int visit(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    visit_ctx *v = ctx;
+    mf_item it;
+    it.key_off = v->arena->len;
+    it.key_len = (uint32_t)klen;
+    if (mf_buf_append(v->arena, key, klen))
+        goto oom;
+    it.val_off = v->arena->len;
+    it.val_len = (uint32_t)vlen;
+    if (mf_buf_append(v->arena, val, vlen) || mf_buf_append(v->items, &it, sizeof it))
+        goto oom;
+    return 0;
+oom:
+    v->oom = 1;
+    return 1;
+}
+
+static int align8(mf_buf *b)
+{
+    size_t pad = (8 - (b->len & 7)) & 7;
+    static const uint8_t zero[8];
+    return mf_buf_append(b, zero, pad);
+}
+
+/* Runs one op and fills its record (kind/thread/key/value are preset). `me` is
+ * the pool thread in the parallel phase, NULL on main (prefill/post). */
+static void do_op(mf_runner *r, mf_slot *me, const mf_op *op, mf_record *rec,
+                  mf_buf *arena, mf_buf *items)
+{
+    const mf_plan *p = r->plan;
+    const mf_target *T = r->target;
+    void *map = r->map;
+    uint8_t out[MF_MAX_VALUE];
+    size_t olen = 0;
+    const uint8_t *k = NULL, *v = NULL;
+    size_t klen = 0, vlen = 0;
+    int kind = op->kind;
+    if (kind <= MF_OP_DELETE) {
+        k = p->key_data + p->key_off[op->key];
+        klen = p->key_off[op->key + 1] - p->key_off[op->key];
+    }
+    if (kind == MF_OP_PUT || kind == MF_OP_PUT_IF_ABSENT) {
+        v = p->val_data + p->val_off[op->value];
+        vlen = p->val_off[op->value + 1] - p->val_off[op->value];
+    }
+    if (me)
+        mf_host_event(me, SITE_CALL, EV_CALL);
+
+    /* seq_cst RMW + fence: t_call is taken before any memory access of the op
+     * (the fence keeps the op's loads from moving above the increment); pairs
+     * with the fence before t_ret in other threads, so a.t_ret < b.t_call means a
+     * finished before b started (mapfuzz_runner.h, timestamps). */
+    rec->t_call = atomic_fetch_add_explicit(&r->clock, 1, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    int st = 0;
+    int64_t len = 0;
+    visit_ctx vc = { arena, items, 0 };
+    switch (kind) {
+    case MF_OP_GET:
+        st = T->get(map, k, klen, out, &olen);
+        if (st != 1)
+            olen = 0;
+        break;
+    case MF_OP_PUT:
+        st = T->put(map, k, klen, v, vlen, out, &olen);
+        if (st != 1)
+            olen = 0;
+        break;
+    case MF_OP_PUT_IF_ABSENT:
+        st = T->put_if_absent(map, k, klen, v, vlen, out, &olen);
+        if (st != 0)
+            olen = 0;
+        break;
+    case MF_OP_DELETE:
+        st = T->del(map, k, klen, out, &olen);
+        if (st != 1)
+            olen = 0;
+        break;
+    case MF_OP_ITERATE:
+        items->len = 0;
+        st = T->iterate(map, visit, &vc);
+        break;
+    default:
+        len = T->len(map);
+        st = len < 0 ? (len < INT32_MIN ? INT32_MIN : (int)len) : 0;
+        break;
+    }
+    /* Fence + seq_cst RMW: every access of the op is done before t_ret is taken;
+     * pairs with the fence after t_call above (in this and other threads). */
+    atomic_thread_fence(memory_order_seq_cst);
+    rec->t_ret = atomic_fetch_add_explicit(&r->clock, 1, memory_order_seq_cst);
+
+    rec->status = st;
+    if (st < 0) {
+        if (me)
+            target_error(r, "%s (thread %u, op %u) returned %d", OP_NAME[kind], me->idx,
+                         me->cur_op, st);
+        else
+            target_error(r, "%s (sequential phase) returned %d", OP_NAME[kind], st);
+    }
+    if (olen > MF_MAX_VALUE) {
+        target_error(r, "%s returned a value of %zu bytes, more than MF_MAX_VALUE (%d)",
+                     OP_NAME[kind], olen, MF_MAX_VALUE);
+        olen = MF_MAX_VALUE;
+    }
+    if (olen) {
+        rec->out_off = arena->len;
+        rec->out_len = (uint32_t)olen;
+        if (mf_buf_append(arena, out, olen)) {
+            rec->out_len = 0;
+            target_error(r, "out of memory recording a value");
+        }
+    }
+    if (kind == MF_OP_ITERATE) {
+        if (vc.oom || align8(arena)) {
+            target_error(r, "out of memory recording an iteration");
+        } else {
+            rec->out_off = arena->len;
+            rec->len = (int64_t)(items->len / sizeof(mf_item));
+            if (mf_buf_append(arena, items->p, items->len))
+                target_error(r, "out of memory recording an iteration");
+        }
+    } else if (kind == MF_OP_LEN) {
+        rec->len = len;
+    }
+    if (me)
+        mf_host_event(me, SITE_RETURN, EV_RETURN);
+}
+
+/* ------------------------------------------------------------------ pool */
+
+static void run_ops(mf_slot *me)
+{
+    mf_runner *r = me->r;
+    const mf_plan *p = r->plan;
+    uint32_t t = me->idx;
+    uint32_t n = p->thread_nops[t];
+    const mf_op *ops = p->ops + r->op_base[t];
+    mf_record *rec = r->records + r->rec_base[t];
+
+    if (r->mode == MF_MODE_CONTROLLED) {
+        /* Relaxed: posted to us after the flag was raised (release/acquire). */
+        if (atomic_load_explicit(&r->abort, memory_order_relaxed))
+            mf_abort_run(r, me, MF_EXEC_HANG, "aborted");
+    } else {
+        /* Spin barrier: relaxed increments; the loads only need to see the count
+         * eventually (the run's setup was published by main's go posts). */
+        uint32_t np = p->nthreads;
+        atomic_fetch_add_explicit(&r->arrived, 1, memory_order_relaxed);
+        while (atomic_load_explicit(&r->arrived, memory_order_relaxed) < np) {
+            if (atomic_load_explicit(&r->abort, memory_order_relaxed))
+                longjmp(me->jb, 1);
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        me->cur_op = i;
+        me->cur_kind = ops[i].kind;
+        do_op(r, me, &ops[i], &rec[i], &me->arena, &me->items);
+    }
+    if (r->target->thread_exit)
+        r->target->thread_exit(r->map);
+}
+
+static void run_job(mf_slot *const me)
+{
+    me->arena.len = 0;
+    me->steps = 0;
+    me->active = 1;
+    if (setjmp(me->jb) == 0) {
+        run_ops(me);
+        me->active = 0;
+        if (me->r->mode == MF_MODE_CONTROLLED)
+            mf_sched_finish(me);
+        else
+            mf_thread_done(me->r);
+    } else {
+        /* Unwound from a host call by an abort (C3). */
+        me->active = 0;
+        mf_thread_done(me->r);
+    }
+}
+
+static void *pool_main(void *arg)
+{
+    mf_slot *me = arg;
+    mf_runner *r = me->r;
+    mf_tls_slot = me;
+    for (;;) {
+        mf_wait_word(&me->go, r->spin, 0);
+        /* Acquire (in mf_wait_word) ordered main's quit store before us. */
+        if (atomic_load_explicit(&r->quit, memory_order_relaxed))
+            break;
+        if (me->ran_gen == r->gen)
+            continue;   /* cannot happen: each thread is posted once per run */
+        me->ran_gen = r->gen;
+        run_job(me);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ new/free */
 
 mf_runner *mf_runner_new(const mf_target *target, uint32_t max_threads, char *err, size_t cap)
-{ (void)target; (void)max_threads; snprintf(err, cap, "runner not built yet"); return NULL; }
-int mf_runner_run(mf_runner *r, const mf_plan *plan, const mf_config *cfg, mf_result *out)
-{ (void)r; (void)plan; (void)cfg; (void)out; return -1; }
-void mf_runner_free(mf_runner *r) { (void)r; }
-uint8_t *mf_runner_coverage(mf_runner *r) { (void)r; return NULL; }
-const char *mf_site_name(uint32_t site) { (void)site; return NULL; }
-const mf_target *mf_load_target(const char *path, char *err, size_t cap)
-{ (void)path; snprintf(err, cap, "not built yet"); return NULL; }
+{
+    pthread_once(&sites_once, sites_init);
+    if (!target) {
+        snprintf(err, cap, "no target (NULL table)");
+        return NULL;
+    }
+    if (!target->create || !target->destroy || !target->get || !target->put ||
+        !target->del || !target->len) {
+        snprintf(err, cap, "target %s lacks a required function (create, destroy, get, put, "
+                 "del and len are required)", target->name ? target->name : "(unnamed)");
+        return NULL;
+    }
+    if (max_threads == 0 || max_threads > MF_MAX_THREADS) {
+        snprintf(err, cap, "max_threads %u out of range 1..%d", max_threads, MF_MAX_THREADS);
+        return NULL;
+    }
+    mf_runner *r = calloc(1, sizeof *r);
+    if (!r)
+        goto oom;
+    r->target = target;
+    r->max_threads = max_threads;
+    r->slots = calloc(max_threads, sizeof *r->slots);
+    r->events = malloc(MF_EVENT_CAP * sizeof *r->events);
+    r->cov = calloc(MF_COV_SIZE, 1);
+    r->cov_touched = malloc(MF_COV_SIZE * sizeof *r->cov_touched);
+    if (!r->slots || !r->events || !r->cov || !r->cov_touched)
+        goto oom;
+    mf_host_init(r);
+    r->site_exit = mf_site_id("thread:exit");
+    /* No spinning before sleeping on a hand-off word by default: in controlled mode
+     * the thread handed to is parked anyway, and a spinning waiter steals the CPU
+     * the running thread needs (measured: spin 200 halves PCT throughput on 2 cores). */
+    r->spin = 0;
+    const char *env = getenv("MAPFUZZ_SPIN");
+    if (env)
+        r->spin = atoi(env);
+    for (uint32_t i = 0; i < max_threads; i++) {
+        mf_slot *s = &r->slots[i];
+        s->r = r;
+        s->idx = i;
+        if (pthread_create(&s->tid, NULL, pool_main, s)) {
+            snprintf(err, cap, "pthread_create failed for pool thread %u", i);
+            atomic_store_explicit(&r->quit, 1, memory_order_relaxed);
+            for (uint32_t j = 0; j < i; j++) {
+                mf_post_word(&r->slots[j].go);   /* release: publishes quit */
+                pthread_join(r->slots[j].tid, NULL);
+            }
+            goto fail;
+        }
+    }
+    return r;
+oom:
+    snprintf(err, cap, "out of memory creating the runner");
+fail:
+    if (r) {
+        free(r->slots);
+        free(r->events);
+        free(r->cov);
+        free(r->cov_touched);
+        free(r);
+    }
+    return NULL;
+}
+
+void mf_runner_free(mf_runner *r)
+{
+    if (!r)
+        return;
+    if (r->broken)
+        return;   /* a pool thread may still touch r: leak it (see host.h) */
+    atomic_store_explicit(&r->quit, 1, memory_order_relaxed);
+    for (uint32_t i = 0; i < r->max_threads; i++) {
+        mf_post_word(&r->slots[i].go);   /* release: pairs with the pool loop's acquire */
+        pthread_join(r->slots[i].tid, NULL);
+        mf_buf_free(&r->slots[i].arena);
+        mf_buf_free(&r->slots[i].items);
+    }
+    free(r->slots);
+    free(r->events);
+    free(r->cov);
+    free(r->cov_touched);
+    free(r->records);
+    free(r->trace);
+    free(r->rec_base);
+    free(r->op_base);
+    mf_buf_free(&r->arena);
+    mf_buf_free(&r->seq_items);
+    free(r);
+}
+
+uint8_t *mf_runner_coverage(mf_runner *r)
+{
+    return r ? r->cov : NULL;
+}
+
+/* ------------------------------------------------------------------ validation */
+
+static int bad(mf_result *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof out->message, fmt, ap);
+    va_end(ap);
+    out->status = MF_EXEC_BAD_PLAN;
+    return -1;
+}
+
+static int check_ops(mf_runner *r, const mf_plan *p, const mf_op *ops, uint32_t n,
+                     const char *where, uint32_t thread, mf_result *out)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const mf_op *o = &ops[i];
+        if (o->kind > MF_OP_LEN)
+            return bad(out, "%s %u, op %u: unknown op kind %u", where, thread, i, o->kind);
+        if (o->kind <= MF_OP_DELETE && o->key >= p->nkeys)
+            return bad(out, "%s %u, op %u: key index %u out of range (the plan has %u keys)",
+                       where, thread, i, o->key, p->nkeys);
+        if ((o->kind == MF_OP_PUT || o->kind == MF_OP_PUT_IF_ABSENT) &&
+            (o->value < 0 || (uint32_t)o->value >= p->nvalues))
+            return bad(out, "%s %u, op %u: value index %d out of range (the plan has %u values)",
+                       where, thread, i, o->value, p->nvalues);
+        if (o->kind == MF_OP_PUT_IF_ABSENT && !r->target->put_if_absent)
+            return bad(out, "%s %u, op %u: put_if_absent, which target %s does not provide",
+                       where, thread, i, r->target->name);
+        if (o->kind == MF_OP_ITERATE && !r->target->iterate)
+            return bad(out, "%s %u, op %u: iterate, which target %s does not provide",
+                       where, thread, i, r->target->name);
+    }
+    return 0;
+}
+
+static int validate(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result *out)
+{
+    if (!p || !c)
+        return bad(out, "no plan or no config");
+    if (p->nthreads < 1 || p->nthreads > r->max_threads)
+        return bad(out, "plan has %u threads; this runner runs 1..%u (create it with a larger "
+                   "max_threads, at most %d)", p->nthreads, r->max_threads, MF_MAX_THREADS);
+    if (p->nkeys > 65535)
+        return bad(out, "plan has %u keys; at most 65535", p->nkeys);
+    if (p->nkeys && (!p->key_off || !p->key_data))
+        return bad(out, "plan has %u keys but no key table", p->nkeys);
+    for (uint32_t i = 0; i < p->nkeys; i++) {
+        if (p->key_off[i + 1] < p->key_off[i])
+            return bad(out, "key %u: offsets go backwards", i);
+        uint32_t l = p->key_off[i + 1] - p->key_off[i];
+        if (l < 1 || l > MF_MAX_KEY)
+            return bad(out, "key %u is %u bytes; keys are 1..%d bytes (tag byte first)",
+                       i, l, MF_MAX_KEY);
+    }
+    if (p->nvalues && (!p->val_off || !p->val_data))
+        return bad(out, "plan has %u values but no value table", p->nvalues);
+    for (uint32_t i = 0; i < p->nvalues; i++) {
+        if (p->val_off[i + 1] < p->val_off[i])
+            return bad(out, "value %u: offsets go backwards", i);
+        uint32_t l = p->val_off[i + 1] - p->val_off[i];
+        if (l < 1 || l > MF_MAX_VALUE)
+            return bad(out, "value %u is %u bytes; values are 1..%d bytes (tag byte first)",
+                       i, l, MF_MAX_VALUE);
+    }
+    if (p->nprefill && !p->prefill)
+        return bad(out, "plan has %u prefill ops but no list", p->nprefill);
+    if (check_ops(r, p, p->prefill, p->nprefill, "prefill", 0, out))
+        return -1;
+    if (!p->thread_nops)
+        return bad(out, "plan has no thread op counts");
+    uint64_t total = 0;
+    for (uint32_t t = 0; t < p->nthreads; t++)
+        total += p->thread_nops[t];
+    if (total > (1u << 24))
+        return bad(out, "plan has %llu parallel ops; at most %u", (unsigned long long)total, 1u << 24);
+    if (total && !p->ops)
+        return bad(out, "plan has %llu parallel ops but no list", (unsigned long long)total);
+    for (uint32_t t = 0, base = 0; t < p->nthreads; t++) {
+        if (check_ops(r, p, p->ops + base, p->thread_nops[t], "thread", t, out))
+            return -1;
+        base += p->thread_nops[t];
+    }
+    if (c->mode != MF_MODE_CONTROLLED && c->mode != MF_MODE_STRESS)
+        return bad(out, "unknown mode %d", c->mode);
+    if (c->mode == MF_MODE_CONTROLLED && (c->strategy < MF_STRAT_RANDOM || c->strategy > MF_STRAT_REPLAY))
+        return bad(out, "unknown strategy %d", c->strategy);
+    if (c->strategy == MF_STRAT_REPLAY && c->replay_len && !c->replay)
+        return bad(out, "replay_len %u but no replay trace", c->replay_len);
+    if (!(c->noise >= 0.0 && c->noise <= 1.0))
+        return bad(out, "noise %g out of range 0..1", c->noise);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ one run */
+
+static int grow_records(mf_runner *r, size_t n)
+{
+    if (n <= r->rec_cap)
+        return 0;
+    size_t cap = r->rec_cap ? r->rec_cap : 256;
+    while (cap < n)
+        cap *= 2;
+    mf_record *nr = realloc(r->records, cap * sizeof *nr);
+    if (!nr)
+        return -1;
+    r->records = nr;
+    r->rec_cap = cap;
+    return 0;
+}
+
+static void preset(mf_record *rec, const mf_op *op, uint8_t thread)
+{
+    rec->kind = op->kind;
+    rec->thread = thread;
+    rec->key = op->kind <= MF_OP_DELETE ? op->key : 0;
+    rec->value = (op->kind == MF_OP_PUT || op->kind == MF_OP_PUT_IF_ABSENT) ? op->value : MF_NO_VALUE;
+    rec->status = 0;
+    rec->out_len = 0;
+    rec->out_off = 0;
+    rec->t_call = UINT64_MAX;
+    rec->t_ret = UINT64_MAX;
+    rec->len = 0;
+}
+
+/* Append a thread's arena to the merged one, fixing its records' offsets. */
+static int merge_arena(mf_runner *r, mf_slot *s, mf_record *rec, uint32_t n)
+{
+    if (align8(&r->arena))
+        return -1;
+    uint64_t base = r->arena.len;
+    if (mf_buf_append(&r->arena, s->arena.p, s->arena.len))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        mf_record *x = &rec[i];
+        if (x->out_len)
+            x->out_off += base;
+        if (x->kind == MF_OP_ITERATE && x->t_ret != UINT64_MAX) {
+            x->out_off += base;
+            mf_item *it = (mf_item *)(r->arena.p + x->out_off);
+            for (int64_t j = 0; j < x->len; j++) {
+                it[j].key_off += base;
+                it[j].val_off += base;
+            }
+        }
+    }
+    return 0;
+}
+
+int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r) {
+        snprintf(out->message, sizeof out->message, "no runner");
+        return -1;
+    }
+    if (r->broken) {
+        out->broken = 1;
+        snprintf(out->message, sizeof out->message, "this runner is broken: a pool thread stayed "
+                 "stuck inside the target after a hang; free it and create a new runner");
+        return -1;
+    }
+    pthread_once(&sites_once, sites_init);
+    if (validate(r, p, c, out))
+        return 0;
+
+    uint32_t n = p->nthreads;
+    size_t total = 0;
+    if (!r->rec_base) {
+        r->rec_base = calloc(MF_MAX_THREADS, sizeof *r->rec_base);
+        r->op_base = calloc(MF_MAX_THREADS, sizeof *r->op_base);
+        if (!r->rec_base || !r->op_base)
+            goto oom;
+    }
+    for (uint32_t t = 0; t < n; t++) {
+        r->op_base[t] = (uint32_t)total;
+        r->rec_base[t] = p->nprefill + (uint32_t)total;
+        total += p->thread_nops[t];
+    }
+    size_t npost = p->nkeys + (r->target->iterate ? 1 : 0) + 1;
+    size_t nrec = p->nprefill + total + npost;
+    if (grow_records(r, nrec))
+        goto oom;
+
+    r->plan = p;
+    r->cfg = c;
+    r->mode = c->mode;
+    for (uint32_t i = 0; i < r->ncov_touched; i++)
+        r->cov[r->cov_touched[i]] = 0;
+    r->ncov_touched = 0;
+    r->arena.len = 0;
+    r->nevents = 0;
+    r->events_truncated = 0;
+    r->ntrace = 0;
+    r->trace_oom = 0;
+    /* Relaxed stores: published to the pool threads by main's go posts (release). */
+    atomic_store_explicit(&r->abort, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->target_error, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->clock, 0, memory_order_relaxed);
+    r->abort_msg[0] = 0;
+    r->err_msg[0] = 0;
+
+    for (uint32_t i = 0; i < p->nprefill; i++)
+        preset(&r->records[i], &p->prefill[i], MF_THREAD_SEQ);
+    for (uint32_t t = 0; t < n; t++)
+        for (uint32_t i = 0; i < p->thread_nops[t]; i++)
+            preset(&r->records[r->rec_base[t] + i], &p->ops[r->op_base[t] + i], (uint8_t)t);
+
+    r->map = r->target->create(&r->host, p->hash_seed, (size_t)p->capacity, p->variant);
+    if (!r->map) {
+        out->status = MF_EXEC_TARGET_ERROR;
+        snprintf(out->message, sizeof out->message, "create returned NULL (variant %u, capacity %llu)",
+                 p->variant, (unsigned long long)p->capacity);
+        return 0;
+    }
+
+    /* prefill: main, host calls are no-ops (mf_tls_slot is NULL here) */
+    for (uint32_t i = 0; i < p->nprefill; i++)
+        do_op(r, NULL, &p->prefill[i], &r->records[i], &r->arena, &r->seq_items);
+
+    /* parallel phase */
+    r->gen++;
+    atomic_store_explicit(&r->remaining, n, memory_order_relaxed);   /* published by the posts */
+    atomic_store_explicit(&r->done, 0, memory_order_relaxed);
+    if (c->mode == MF_MODE_CONTROLLED) {
+        mf_sched_begin(r);
+        mf_post_word(&r->slots[r->s.cur].go);   /* release: the run's setup (C2 starts here) */
+    } else {
+        mf_stress_begin(r);
+        for (uint32_t t = 0; t < n; t++)
+            mf_post_word(&r->slots[t].go);       /* release: the run's setup */
+    }
+    uint32_t timeout = c->stress_timeout_ms ? c->stress_timeout_ms : MF_DEFAULT_TIMEOUT_MS;
+    if (mf_wait_word(&r->done, r->spin, timeout)) {
+        int exp = 0;
+        /* Relaxed: elects the message writer; pool threads poll the flag. */
+        if (atomic_compare_exchange_strong_explicit(&r->abort, &exp, MF_EXEC_HANG,
+                                                    memory_order_relaxed, memory_order_relaxed))
+            snprintf(r->abort_msg, sizeof r->abort_msg, "%s watchdog fired after %u ms%s",
+                     c->mode == MF_MODE_STRESS ? "stress" : "controlled-mode", timeout,
+                     c->mode == MF_MODE_STRESS ? " (livelock, deadlock or a very slow target)"
+                     : ": a thread ran that long without reaching a schedule point");
+        if (mf_wait_word(&r->done, 0, MF_GRACE_MS)) {
+            r->broken = 1;
+            out->broken = 1;
+        }
+    }
+
+    int status = MF_EXEC_OK;
+    /* Relaxed: ordered by the acquire of `done` above (or irrelevant when broken). */
+    int ab = atomic_load_explicit(&r->abort, memory_order_relaxed);
+    if (!r->broken)
+        for (uint32_t t = 0; t < n; t++)
+            if (merge_arena(r, &r->slots[t], &r->records[r->rec_base[t]], p->thread_nops[t]))
+                goto oom;
+    uint64_t steps = 0;
+    if (c->mode == MF_MODE_CONTROLLED) {
+        steps = r->s.steps;
+    } else {
+        for (uint32_t t = 0; t < n; t++)
+            steps += r->slots[t].steps;
+    }
+
+    size_t nrecords = p->nprefill + total;
+    if (ab) {
+        status = ab;
+        snprintf(out->message, sizeof out->message, "%s%s", r->abort_msg,
+                 r->broken ? "; a pool thread never came back (stuck in the target without "
+                 "calling the host): this runner is broken, create a new one" : "");
+        /* The post phase is skipped (a lock the unwound ops held may still be held).
+         * The map is destroyed when every thread came back (no thread is inside it),
+         * leaked otherwise. */
+        if (!r->broken)
+            r->target->destroy(r->map);
+    } else {
+        /* post phase, quiescent, on main */
+        mf_record *rec = r->records + nrecords;
+        mf_op op = { MF_OP_GET, 0, 0, MF_NO_VALUE };
+        for (uint32_t k = 0; k < p->nkeys; k++) {
+            op.key = (uint16_t)k;
+            preset(rec, &op, MF_THREAD_SEQ);
+            do_op(r, NULL, &op, rec++, &r->arena, &r->seq_items);
+        }
+        if (r->target->iterate) {
+            op.kind = MF_OP_ITERATE;
+            op.key = 0;
+            preset(rec, &op, MF_THREAD_SEQ);
+            do_op(r, NULL, &op, rec++, &r->arena, &r->seq_items);
+        }
+        op.kind = MF_OP_LEN;
+        preset(rec, &op, MF_THREAD_SEQ);
+        do_op(r, NULL, &op, rec++, &r->arena, &r->seq_items);
+        nrecords = (size_t)(rec - r->records);
+        char msg[sizeof out->message];
+        msg[0] = 0;
+        int inv = r->target->check ? r->target->check(r->map, msg, sizeof msg) : 0;
+        msg[sizeof msg - 1] = 0;
+        r->target->destroy(r->map);
+        if (atomic_load_explicit(&r->target_error, memory_order_relaxed)) {
+            status = MF_EXEC_TARGET_ERROR;
+            snprintf(out->message, sizeof out->message, "%s", r->err_msg);
+        } else if (inv) {
+            status = MF_EXEC_INVARIANT;
+            snprintf(out->message, sizeof out->message, "%s", msg[0] ? msg : "check failed (no message)");
+        }
+    }
+    r->map = NULL;
+    if (r->trace_oom && status == MF_EXEC_OK) {
+        status = MF_EXEC_TARGET_ERROR;
+        snprintf(out->message, sizeof out->message, "out of memory recording the decision trace");
+    }
+
+    out->status = status;
+    out->steps = steps;
+    out->trace_hash = c->mode == MF_MODE_CONTROLLED ? r->s.hash : 0;
+    out->preemptions = c->mode == MF_MODE_CONTROLLED ? r->s.preemptions : 0;
+    out->nrecords = (uint32_t)nrecords;
+    out->records = r->records;
+    out->arena = r->arena.p;
+    out->arena_len = r->arena.len;
+    out->ntrace = c->mode == MF_MODE_CONTROLLED ? (uint32_t)r->ntrace : 0;
+    out->trace = r->trace;
+    out->nevents = c->mode == MF_MODE_CONTROLLED ? r->nevents : 0;
+    out->events = r->events;
+    out->events_truncated = r->events_truncated;
+    return 0;
+oom:
+    snprintf(out->message, sizeof out->message, "out of memory");
+    return -1;
+}

@@ -1,0 +1,185 @@
+/* mapfuzz host runtime: internal declarations shared by host.c and runner.c.
+ *
+ * Terminology
+ *   pool thread  one of the runner's persistent pthreads (struct mf_slot); thread i
+ *                of a plan runs on slot i.
+ *   main         the thread that called mf_runner_run: it runs prefill and the post
+ *                phase and waits for the parallel phase.
+ *   event        a schedule point passed in the parallel phase: host->point (kind 0),
+ *                host->blocked (1), an op's call (2) or return (3). Every event is
+ *                one step.
+ *   decision     (step, thread): from event number `step` on, `thread` runs.
+ *
+ * Controlled mode invariants
+ *   C1: at most one pool thread runs target code at a time (the "running" thread);
+ *       every other one is parked in wait_word() on its `go` word, idle, or done.
+ *   C2: only the running thread reads or writes the scheduler state (struct
+ *       mf_sched, the events, coverage, the trace); ownership moves with the `go`
+ *       hand-off, whose release/acquire pair orders those plain accesses.
+ *   C3: a parked thread is always inside a host call (point/blocked/op boundary)
+ *       or not yet started, so on abort (step bound, replay divergence) every
+ *       non-running thread can be woken and unwound with longjmp, and the running
+ *       thread unwinds itself: nothing is left inside the target.
+ *
+ * Hang handling (both modes): on abort every pool thread leaves the target through
+ * longjmp from its next host call back to the pool loop (no target frame needs
+ * cleanup: targets are C; a lock the target held stays held, which is why the map
+ * is then leaked rather than destroyed and the post phase is skipped). A thread
+ * that never calls the host again (an uninstrumented infinite loop, a kernel
+ * wait) cannot be recovered: after a grace period the runner is marked broken and
+ * leaked; mf_result.broken tells the caller to create a new runner.
+ */
+#ifndef MAPFUZZ_HOST_H
+#define MAPFUZZ_HOST_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include "mapfuzz_runner.h"
+
+#define MF_EVENT_CAP   (1u << 16)
+#define MF_DEFAULT_STEP_BOUND 100000u
+#define MF_DEFAULT_TIMEOUT_MS 10000u
+#define MF_GRACE_MS    2000u
+
+enum { EV_POINT = 0, EV_BLOCKED = 1, EV_CALL = 2, EV_RETURN = 3, EV_EXIT = 4 };
+enum { TS_IDLE = 0, TS_RUNNABLE = 1, TS_DONE = 2 };
+
+/* Growable byte buffer, reused between runs. */
+typedef struct mf_buf {
+    uint8_t *p;
+    size_t len, cap;
+} mf_buf;
+
+int mf_buf_reserve(mf_buf *b, size_t extra);   /* 0 ok, -1 out of memory */
+int mf_buf_append(mf_buf *b, const void *src, size_t n);
+void mf_buf_free(mf_buf *b);
+
+typedef struct mf_runner mf_runner;
+
+typedef struct mf_slot {
+    mf_runner *r;
+    uint32_t idx;
+    pthread_t tid;
+    /* Hand-off word: 0 = wait, 1 = go, 2 = a waiter sleeps in the kernel. Written by
+     * whoever hands control to this thread (post_word), consumed by the thread. */
+    _Atomic uint32_t go;
+    jmp_buf jb;                   /* set by the pool loop around the op list */
+    uint64_t ran_gen;             /* the run generation this slot last ran */
+    int active;                   /* inside the parallel phase: host calls act */
+    /* per run, controlled mode (owned per C2) */
+    int state;                    /* TS_* */
+    int64_t prio;                 /* PCT priority: the highest runnable runs */
+    uint32_t cur_op;              /* index of the op in flight in the thread's list */
+    uint8_t cur_kind;             /* its kind (coverage context) */
+    uint32_t ctx_site;            /* site of the previous event of another thread */
+    uint8_t ctx_kind;             /* its op kind */
+    /* per run, stress mode (thread-private) */
+    uint64_t rng;
+    uint64_t steps;
+    /* per run, the thread's value bytes (offsets fixed up when merged) */
+    mf_buf arena;
+    mf_buf items;                 /* mf_item scratch for one iterate */
+} mf_slot;
+
+typedef struct mf_sched {         /* controlled scheduler state, owned per C2 */
+    int strategy;
+    uint32_t n;                   /* threads in this run */
+    uint32_t cur;                 /* the running thread */
+    uint64_t steps;               /* events passed */
+    uint64_t bound;
+    uint64_t rng;
+    uint32_t nchange;             /* PCT change points, sorted ascending */
+    uint64_t change[64];
+    uint32_t next_change;
+    int64_t low_prio;             /* next priority below every other one (decreasing) */
+    const uint32_t *replay;
+    uint32_t replay_len, replay_pos;
+    uint32_t preemptions;
+    uint64_t hash;
+    uint32_t last_thread;         /* thread of the previous event, or UINT32_MAX */
+    uint32_t last_site;
+    uint8_t last_kind;
+} mf_sched;
+
+struct mf_runner {
+    const mf_target *target;
+    uint32_t max_threads;
+    mf_slot *slots;
+    mf_host host;
+    int broken;
+    _Atomic int quit;             /* pool shutdown (mf_runner_free) */
+
+    /* per run */
+    const mf_plan *plan;
+    const mf_config *cfg;
+    int mode;
+    void *map;
+    uint64_t gen;                 /* run generation, bumped by main before a run */
+    /* Abort flag: 0 running, otherwise the MF_EXEC_* status that caused it. */
+    _Atomic int abort;
+    _Atomic uint32_t remaining;   /* pool threads not yet finished with this run */
+    _Atomic uint32_t done;        /* main's wake word: 1 when remaining reached 0 */
+    _Atomic uint32_t arrived;     /* stress start barrier */
+    _Atomic uint64_t clock;       /* the global timestamp counter */
+    _Atomic int target_error;
+    char abort_msg[256];
+    uint32_t *rec_base;           /* per thread: index of its first record */
+    uint32_t *op_base;            /* per thread: index of its first op in plan->ops */
+    mf_buf seq_items;             /* iterate scratch for main */
+    char err_msg[512];            /* first target error (written by the target_error CAS winner) */
+    mf_record *records;
+    size_t rec_cap;
+    uint32_t nrecords;
+    mf_buf arena;
+    mf_sched s;
+    mf_event *events;
+    uint32_t nevents;
+    int events_truncated;
+    uint32_t *trace;
+    size_t ntrace, trace_cap;
+    int trace_oom;
+    uint8_t *cov;
+    uint16_t *cov_touched;        /* counters made non-zero this run (cleared at the next) */
+    uint32_t ncov_touched;
+    uint64_t noise_thresh;        /* stress: noise when a 64-bit draw is below this */
+    uint32_t site_exit;           /* site id of "thread:exit" */
+    int spin;                     /* spin iterations before sleeping in the kernel */
+};
+
+/* futex-backed hand-off words */
+void mf_post_word(_Atomic uint32_t *w);
+/* Wait until *w is 1, consume it (set 0). timeout_ms 0 = forever. 0 ok, -1 timed out. */
+int mf_wait_word(_Atomic uint32_t *w, int spin, uint32_t timeout_ms);
+
+/* sites */
+uint32_t mf_site_id(const char *site);
+
+/* PRNG: splitmix64 */
+static inline uint64_t mf_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline uint32_t mf_rand_below(uint64_t *s, uint32_t n)
+{
+    return (uint32_t)(((mf_rand(s) >> 32) * (uint64_t)n) >> 32);
+}
+
+/* The thread identity of a pool thread (NULL on any other thread). */
+extern __thread mf_slot *mf_tls_slot;
+
+/* host runtime entry points used by runner.c */
+void mf_host_init(mf_runner *r);                 /* fills r->host */
+void mf_sched_begin(mf_runner *r);               /* controlled: state for a new run; picks the first thread */
+void mf_host_event(mf_slot *me, uint32_t site, int kind);   /* an op call/return point */
+void mf_sched_finish(mf_slot *me);               /* controlled: me is done; hand off */
+void mf_abort_run(mf_runner *r, mf_slot *me, int status, const char *msg);  /* noreturn for pool threads */
+void mf_stress_begin(mf_runner *r);
+void mf_thread_done(mf_runner *r);               /* remaining--, wake main at 0 */
+
+#endif /* MAPFUZZ_HOST_H */
