@@ -383,6 +383,22 @@ static _Atomic uint64_t ev_gen_counter = 1;
 
 #define V(m, x) ((m)->variant == (x))
 
+/* Fences. ThreadSanitizer does not model atomic_thread_fence (gcc -Wtsan, and
+ * the build uses -Werror). In TSan builds only: acquire/release fences become
+ * compiler barriers (which is what they compile to on x86-64 anyway) and seq_cst
+ * fences a seq_cst RMW on a dummy word (a locked instruction, also a full
+ * barrier on x86-64). TSan builds look for data races, not reorderings. */
+#if defined(__SANITIZE_THREAD__)
+static _Atomic uint32_t ev_fence_word;
+#define FENCE_ACQ() atomic_signal_fence(memory_order_acquire)
+#define FENCE_REL() atomic_signal_fence(memory_order_release)
+#define FENCE_SC() ((void)atomic_fetch_add_explicit(&ev_fence_word, 0, memory_order_seq_cst))
+#else
+#define FENCE_ACQ() atomic_thread_fence(memory_order_acquire)
+#define FENCE_REL() atomic_thread_fence(memory_order_release)
+#define FENCE_SC() atomic_thread_fence(memory_order_seq_cst)
+#endif
+
 static void noop_point(void *ctx, const char *site) { (void)ctx; (void)site; }
 static const mf_host ev_noop_host = { NULL, noop_point, noop_point };
 
@@ -454,7 +470,7 @@ static inline void seq_begin(ev_group *g)
      * slot. (A RMW rather than a store so that seeded bugs with unlocked writers
      * cannot make two brackets cancel out.) */
     atomic_fetch_add_explicit(&g->seq, 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
+    FENCE_REL();
 }
 
 static inline void seq_end(ev_group *g)
@@ -515,7 +531,7 @@ static ev_rec *epoch_enter(evacmap *m)
          * reclaimer sees our announcement (and keeps what we may load), or we
          * see the unlink (and cannot load the retired object). Without it a
          * reader could load a pointer to an object being poisoned. */
-        atomic_thread_fence(memory_order_seq_cst);
+        FENCE_SC();
     }
     return r;
 }
@@ -585,7 +601,7 @@ static void reclaim(evacmap *m)
     if (!m->rhead)
         return;
     /* seq_cst fence: pairs with epoch_enter's fence (see there). */
-    atomic_thread_fence(memory_order_seq_cst);
+    FENCE_SC();
     uint64_t min = UINT64_MAX;
     uint32_t hi = atomic_load_explicit(&m->nrec_hi, memory_order_relaxed);
     for (uint32_t i = 0; i < hi; i++) {
@@ -790,7 +806,7 @@ static int tab_find(evacmap *m, ev_table *t, uint32_t h, size_t klen, const uint
         /* Acquire fence: orders the relaxed word loads above before the re-read
          * of seq; pairs with seq_begin's release fence. Without it the re-read
          * could be satisfied before the word loads and miss a concurrent write. */
-        atomic_thread_fence(memory_order_acquire);
+        FENCE_ACQ();
         uint32_t s1 = LD(&g->seq);
         if (s1 != s0 && !novalidate) {    /* BUG reader-no-seq-validate skips this */
             pt(m, "read:seq-retry");
@@ -1376,7 +1392,7 @@ static int iter_copy_group(evacmap *m, ev_table *t, uint64_t gi, int filter, uin
             it->evac = evac;
         }
         /* Acquire fence: pairs with seq_begin's release fence (as in tab_find). */
-        atomic_thread_fence(memory_order_acquire);
+        FENCE_ACQ();
         if (LD(&g->seq) != s0 && !novalidate) {
             pt(m, "iter:seq-retry");
             continue;
@@ -1729,8 +1745,9 @@ static void ev_destroy(void *map)
             n = p->next;
             mem_free_real(p);
         }
-    free(d->cur);
-    free(d->old);
+    ev_table *cur = d->cur, *old = d->old;   /* d lives inside cur */
+    free(old);
+    free(cur);
     /* This thread's cache entry dies with the map (its gen is never reused). */
     for (unsigned i = 0; i < EV_TLC; i++)
         if (ev_tl[i].gen == m->gen)
