@@ -327,6 +327,26 @@ def _bot_search(
             )
         cands.append(cs)
 
+    # Only units whose hulls (their span grown by every read that may join them)
+    # intersect can ever conflict: index those pairs once.
+    hlo = [min(lo, hi) for lo, hi in zip(los, his, strict=True)]
+    hhi = [max(lo, hi) for lo, hi in zip(los, his, strict=True)]
+    for r, cs in zip(order, cands, strict=True):
+        for ui in cs:
+            if r[0] < hlo[ui]:
+                hlo[ui] = r[0]
+            if r[1] > hhi[ui]:
+                hhi[ui] = r[1]
+    nbrs: list[list[int]] = [[] for _ in range(nunits)]
+    by_start = sorted(range(nunits), key=lambda i: hlo[i])
+    for a_pos, a in enumerate(by_start):
+        end = hhi[a]
+        for b in by_start[a_pos + 1:]:
+            if hlo[b] > end:
+                break
+            nbrs[a].append(b)
+            nbrs[b].append(a)
+
     # depth-first search; zones only grow
     steps = 0
     n = len(order)
@@ -362,8 +382,10 @@ def _bot_search(
                 nlo = f if f < lo else lo
                 nhi = s if s > hi else hi
                 ok = True
-                for v in range(nunits):
-                    if v != ui and _conflict(nlo, nhi, los[v], his[v]):
+                fwd = nlo < nhi
+                for v in nbrs[ui]:
+                    lv, hv = los[v], his[v]
+                    if (fwd or lv < hv) and nlo < hv and lv < nhi:
                         ok = False
                         break
                 if ok:
