@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.engine import RandomEngine
-from harness.execute import RunSpec
+from harness.execute import MF_CAP_ITERATE, MF_CAP_PUT_IF_ABSENT, RunSpec
 from harness.generate import GenConfig
 from harness.oracle import Violation
 from harness.reproducer import Reproducer, save
@@ -86,7 +86,19 @@ def make_engine(cfg: CampaignConfig, target: Target) -> RandomEngine:
         pct_depth=cfg.pct_depth,
         noise=cfg.noise if cfg.mode == "stress" else 0.0,
     )
-    return RandomEngine(seed=cfg.seed, base=base, gen=GenConfig(), spec=spec)
+    return RandomEngine(seed=cfg.seed, base=base, gen=gen_config_for(target), spec=spec)
+
+
+def gen_config_for(target: Target) -> GenConfig:
+    """The generator's defaults, less the operations the target does not offer:
+    put_if_absent without MF_CAP_PUT_IF_ABSENT, concurrent iterate without MF_CAP_ITERATE."""
+    gen = GenConfig()
+    ops = dict(gen.op_weights)
+    if not target.caps & MF_CAP_PUT_IF_ABSENT:
+        ops.pop("put_if_absent", None)
+    if not target.caps & MF_CAP_ITERATE:
+        ops.pop("iterate", None)
+    return replace(gen, op_weights=ops)
 
 
 def _reproducer(target: Target, finding: Finding, found: dict[str, object]) -> Reproducer:

@@ -16,6 +16,7 @@ from harness.oracle import Verdict, Violation, check
 from harness.plan import Plan, to_history
 from harness.runner import Execution, Runner, Target
 
+MF_CAP_PUT_IF_ABSENT = 2
 MF_CAP_ITERATE = 4
 MF_CAP_EXACT_LEN = 8
 
