@@ -235,23 +235,23 @@ enum {
     /* iter-no-snapshot. Models M11 (ck PR #104: iterators must memoize the map;
      * #9 oneTBB inconsistent iteration): the iterator reloads the desc per group
      * and keeps its group index. Class: missing-key or duplicate-key.
-     * Interleaving: T2 iterate visits groups 0..i of T1, stops at iter:group;
+     * Interleaving: T2 iterate visits units 0..i of T1, stops at iter:unit;
      * T1 put(x) doubles the table; T2 continues at group i+1 of the new table,
      * where keys already visited reappear and unevacuated keys are never seen. */
     V_ITER_NO_SNAPSHOT,
     /* iter-skips-evacuated. Models M9 / #15 (cockroachdb/swiss misses across a
      * split) and #14: the iterator treats EVAC slots as empty instead of looking
      * the key up in the current table. Class: missing-key.
-     * Interleaving: T2 iterate snapshots {T1}, stops at iter:group; T1 put(x)
+     * Interleaving: T2 iterate snapshots {T1}, stops at iter:unit; T1 put(x)
      * grows and evacuates a unit; T2 scans it: only EVAC slots, keys present
      * throughout are never returned. */
     V_ITER_SKIPS_EVACUATED,
-    /* iter-no-home-filter. Models M10 (#18 valkey duplicates, #15): walking an
-     * unevacuated unit's run returns every live key of the run, not only those
-     * whose home is the unit. Class: duplicate-key.
-     * Interleaving: a growth is in progress and a key k displaced from its home
-     * v into group v+1 (home of unit u=v+1); iterate walks unit v's run and unit
-     * u's run and returns k twice (reachable even with one thread). */
+    /* iter-no-home-filter. Models M10 (#18 valkey duplicates, #15): walking a
+     * unit's run returns every live key of the run, not only those whose home
+     * is the unit. Class: duplicate-key.
+     * Interleaving: key k displaced from its full home group v into group v+1
+     * (home of unit v+1); iterate walks unit v's run and unit v+1's run and
+     * returns k twice (reachable even with one thread). */
     V_ITER_NO_HOME_FILTER,
     /* delete-absent-decrements. Models M15 (#10 flurry size drift, #9 oneTBB
      * size underflow, #4 JCTools counter): the count is decremented by a delete
@@ -577,6 +577,8 @@ static void quarantine(evacmap *m, ev_mem *p)
 static void retire(evacmap *m, ev_mem *p)
 {
     pt(m, "mem:retire");
+    if (p->kind == K_BLOB && p->magic != EV_BLOB_MAGIC)
+        return;   /* already retired: only seeded bugs with unlocked writers get here */
     if (p->kind == K_BLOB && V(m, V_FREE_BLOB_AT_ONCE)) {
         /* BUG free-blob-at-once: no grace period. */
         quarantine(m, p);
@@ -874,6 +876,7 @@ static int wfind(ev_table *t, uint32_t h, size_t klen, const uint64_t kw[4], uin
     const uint8_t f = h2of(h);
     const uint64_t id = mk_meta(h, klen, 0);
     uint64_t gi = home(h, t->mask);
+    int found = 0;
     *fsi = -1;
     for (uint64_t step = 1; step <= t->ngroups; step++) {
         ev_group *g = &t->g[gi];
@@ -888,17 +891,17 @@ static int wfind(ev_table *t, uint32_t h, size_t klen, const uint64_t kw[4], uin
                 }
                 continue;
             }
-            if (c == f && slot_key_eq(&g->s[j], id, klen, kw)) {
+            if (!found && c == f && slot_key_eq(&g->s[j], id, klen, kw)) {
                 *gi_out = gi;
                 *si_out = j;
-                return 1;
+                found = 1;
             }
         }
-        if (empty)     /* keeps I3: the run ends here, the key cannot be further */
-            return 0;
+        if (empty || (found && *fsi >= 0))   /* keeps I3: the run ends at an EMPTY */
+            return found;
         gi = (gi + step) & t->mask;
     }
-    return 0;
+    return found;
 }
 
 /* Write a whole slot (insert). ctrl is published last inside the bracket. */
@@ -1054,11 +1057,15 @@ static int grow_step(evacmap *m)
         grow_finish(m, c, o);
         return 0;
     }
-    int64_t live = atomic_load_explicit(&m->count, memory_order_relaxed);
-    if (live < 0)
-        live = 0;
+    /* Size from the live slots themselves, not from m->count: a growth costs
+     * O(slots) anyway, and a drifting count (a seeded bug) must not turn into
+     * endless same-size growths. */
+    uint64_t live = 0;
+    for (uint64_t gi = 0; gi < c->ngroups; gi++)
+        for (unsigned j = 0; j < EV_GS; j++)
+            live += LD(&c->g[gi].ctrl[j]) < 0x80;
     uint64_t ng = c->ngroups;
-    if ((uint64_t)(live + 1) * 16 > c->ngroups * EV_GS * 7)   /* tombstones do not dominate */
+    if ((live + 1) * 16 > c->ngroups * EV_GS * 7)   /* tombstones do not dominate */
         ng *= 2;
     if (ng > EV_MAX_GROUPS)
         return -1;
@@ -1130,7 +1137,8 @@ static int ev_write(evacmap *m, const uint8_t *key, size_t klen, const uint8_t *
         t = stale.cur;   /* BUG writer-stale-desc-no-recheck: table chosen before the lock */
     uint64_t gi = 0, fgi = 0;
     unsigned si = 0;
-    int fsi;
+    int fsi, rounds = 0;
+again:;
     int found = wfind(t, h, klen, kw, &gi, &si, &fgi, &fsi);
     if (pia && V(m, V_PIA_NO_RECHECK))
         found = 0;       /* BUG put-if-absent-no-recheck: trusts the unlocked "absent" */
@@ -1174,13 +1182,16 @@ static int ev_write(evacmap *m, const uint8_t *key, size_t klen, const uint8_t *
     /* Insert. Grow (or finish a growth) while the run has no free slot or the
      * free slot is EMPTY and the table is at its load limit (keeps I7). */
     while (fsi < 0 || (LD(&t->g[fgi].ctrl[fsi]) == CT_EMPTY && t->used + 1 > table_limit(t))) {
-        if (grow_step(m)) {
+        /* Two rounds suffice (finish a growth, start one); more means a broken
+         * table (seeded bugs only): report an error instead of livelocking. */
+        if (++rounds > 4 || grow_step(m)) {
             ret = -1;
             goto unlock;
         }
         t = writer_table(m, h);
-        found = wfind(t, h, klen, kw, &gi, &si, &fgi, &fsi);
-        (void)found;     /* absent before the growth, absent after it */
+        /* Absent before the growth means absent after it, except for a writer
+         * that looked in a stale table (writer-stale-desc-no-recheck). */
+        goto again;
     }
     ev_val nv;
     if (make_value(m, val, vlen, &nv)) {
@@ -1430,7 +1441,8 @@ static int iter_emit(evacmap *m, ev_item *items, int n, mf_visit visit, void *ct
     return 0;
 }
 
-/* Walk the run of t from group `start`, keeping the keys whose home is start. */
+/* Walk the run of t from group `start`, keeping the keys whose home is start
+ * (each group is validated on its own, as in tab_find). */
 static int iter_run(evacmap *m, ev_table *t, uint64_t start, mf_visit visit, void *ctx)
 {
     const int filter = !V(m, V_ITER_NO_HOME_FILTER);   /* BUG iter-no-home-filter */
@@ -1452,12 +1464,14 @@ static int iter_run(evacmap *m, ev_table *t, uint64_t start, mf_visit visit, voi
 /* Go's semantics: a key present throughout is visited exactly once, a key absent
  * throughout never, values are current when visited. The iterator keeps the
  * desc it started with (and holds its epoch, so none of its tables is
- * reclaimed): every key present at the start sits in exactly one slot of that
- * snapshot, live or EVAC (then it is looked up in the current map).
- *   Not growing: every slot of every group of cur, once.
- *   Growing: old unit by unit. A unit not done: walk its old run, keeping keys
- *   whose home is the unit. A unit done: walk the new runs of the new groups
- *   that unit maps to (j & oldmask == u), keeping keys whose new home is j. */
+ * reclaimed) and works unit by unit: unit u of a table is every key whose home
+ * group is u, found on u's run. Every key present at the start sits in exactly
+ * one slot of the snapshot, live or EVAC (then it is looked up in the current
+ * map), and exactly one unit walk keeps it.
+ *   Not growing: units of cur, walking cur's runs.
+ *   Growing: units of old. A unit not done: walk its old run. A unit done: walk
+ *   the new runs of the new groups it maps to (j & oldmask == u), keeping keys
+ *   whose new home is j. */
 static int ev_iterate(void *map, mf_visit visit, void *ctx)
 {
     evacmap *m = map;
@@ -1470,20 +1484,17 @@ static int ev_iterate(void *map, mf_visit visit, void *ctx)
     int stop = 0;
     if (!d0.old) {
         ev_table *t = d0.cur;
-        for (uint64_t gi = 0; !stop && gi < t->ngroups; gi++) {
-            pt(m, "iter:group");
+        for (uint64_t u = 0; !stop && u < t->ngroups; u++) {
+            pt(m, "iter:unit");
             if (V(m, V_ITER_NO_SNAPSHOT)) {
                 /* BUG iter-no-snapshot: the current table, same index. */
                 ev_desc dn;
                 load_desc(m, &dn);
                 t = dn.cur;
-                if (gi >= t->ngroups)
+                if (u >= t->ngroups)
                     break;
             }
-            ev_item items[EV_GS];
-            int n;
-            iter_copy_group(m, t, gi, 0, 0, items, &n);
-            stop = iter_emit(m, items, n, visit, ctx);
+            stop = iter_run(m, t, u, visit, ctx);
         }
     } else {
         ev_table *o = d0.old, *t = d0.cur;
@@ -1689,7 +1700,7 @@ static void *ev_create(const mf_host *host, uint64_t hash_seed, size_t capacity_
     uint64_t ng = 1;
     if (capacity_hint > EV_MAX_GROUPS)
         capacity_hint = EV_MAX_GROUPS;
-    while (ng * 7 < capacity_hint)
+    while (ng * EV_GS < capacity_hint)   /* the hint counts slots; growth past 7/8 */
         ng <<= 1;
     ev_table *t = table_new(ng);
     if (!t) {
