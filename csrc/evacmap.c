@@ -61,6 +61,23 @@
  * table is retired. An insert that finds the new table itself full while growing
  * finishes the growth first, then grows again.
  *
+ * Sizing. create's capacity_hint counts slots: the first table has the fewest
+ * groups (a power of two, at least 1) whose slots hold the hint, so it grows
+ * when an insert would pass 7/8 of them (harness/generate.py's
+ * initial_groups/growth_threshold model exactly this).
+ *
+ * Iteration (Go's semantics: a key present throughout is visited exactly once,
+ * a key absent throughout never, others may or may not be; values are current).
+ * The iterator snapshots the desc once, holds its epoch for the whole walk, and
+ * goes unit by unit: unit u of a table is walked along u's run, keeping only
+ * keys whose home is u. Not growing: the units of cur. Growing: the units of
+ * old; a unit not done is walked in the old table, a done unit in the new table
+ * along the runs of the new groups j with j & oldmask == u (keeping keys whose
+ * new home is j). A slot found EVAC (evacuated after the snapshot) is looked up
+ * again in the current map and skipped if gone (Go's mapaccessK). Every key of
+ * the snapshot sits in exactly one slot, live or EVAC, and exactly one unit walk
+ * keeps it.
+ *
  * Concurrency contract. Any number of readers and writers.
  *   Writers (put, put_if_absent, delete, and len) serialize on one writer lock
  *   (a test-and-set lock whose spin calls host->blocked). All table mutation
@@ -146,6 +163,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evacmap.h"
 #include "mapfuzz_runner.h"
 
 /* ------------------------------------------------------------ seeded bugs */
@@ -470,7 +488,7 @@ static inline void seq_begin(ev_group *g)
      * slot. (A RMW rather than a store so that seeded bugs with unlocked writers
      * cannot make two brackets cancel out.) */
     atomic_fetch_add_explicit(&g->seq, 1, memory_order_relaxed);
-    FENCE_REL();
+    FENCE_REL();    /* see above: pairs with the reader's FENCE_ACQ before its re-read */
 }
 
 static inline void seq_end(ev_group *g)
@@ -495,8 +513,12 @@ static ev_rec *rec_get(evacmap *m)
          * released (thread_exit's release store of owned); relaxed on failure. */
         if (atomic_compare_exchange_strong_explicit(&m->recs[i].owned, &z, 1,
                                                     memory_order_acquire, memory_order_relaxed)) {
+            /* Relaxed load and max: reclaim reads nrec_hi after its seq_cst fence; a
+             * record claimed after that scan announces an epoch newer than
+             * anything retired before the scan (see epoch_enter), so missing it is
+             * safe. */
             uint32_t hi = atomic_load_explicit(&m->nrec_hi, memory_order_relaxed);
-            /* Relaxed max: reclaim reads nrec_hi after its seq_cst fence; a record
+            /* (the CAS loop below) Relaxed max: reclaim reads nrec_hi after its seq_cst fence; a record
              * claimed after that scan announces an epoch newer than anything
              * retired before the scan (see epoch_enter), so missing it is safe. */
             while (hi < i + 1 && !atomic_compare_exchange_weak_explicit(
@@ -523,7 +545,10 @@ static ev_rec *epoch_enter(evacmap *m)
     if (!r)
         return NULL;
     if (r->nest++ == 0) {
+        /* seq_cst load: pairs with retire's seq_cst fetch_add; if we read the
+         * advanced epoch we also see the unlink that preceded the advance. */
         uint64_t e = atomic_load_explicit(&m->gepoch, memory_order_seq_cst);
+        /* Relaxed store, ordered before our later loads by the fence below. */
         atomic_store_explicit(&r->active, e, memory_order_relaxed);
         /* seq_cst fence: orders our announcement before every later load of a
          * shared pointer (desc, blob). Pairs with the seq_cst fence in reclaim,
@@ -605,6 +630,8 @@ static void reclaim(evacmap *m)
     /* seq_cst fence: pairs with epoch_enter's fence (see there). */
     FENCE_SC();
     uint64_t min = UINT64_MAX;
+    /* Relaxed: see rec_get (records claimed after the fence cannot hold
+     * anything retired before it). */
     uint32_t hi = atomic_load_explicit(&m->nrec_hi, memory_order_relaxed);
     for (uint32_t i = 0; i < hi; i++) {
         /* Acquire: pairs with epoch_exit's release store; a reader we see
@@ -668,7 +695,9 @@ static inline uint64_t table_limit(const ev_table *t) { return t->ngroups * 7; }
 static void load_desc(evacmap *m, ev_desc *out)
 {
     if (V(m, V_GEOMETRY_SPLIT_PUBLISH)) {
-        /* BUG geometry-split-publish: two independent loads. */
+        /* BUG geometry-split-publish: two independent loads. Each acquire pairs
+         * with publish()'s release store of that field (the table behind it is
+         * initialised), but the pair is not one snapshot. */
         out->cur = atomic_load_explicit(&m->split_cur, memory_order_acquire);
         out->old = atomic_load_explicit(&m->split_old, memory_order_acquire);
         return;
@@ -689,7 +718,7 @@ static void publish(evacmap *m, ev_desc *d)
     atomic_store_explicit(&m->split_cur, d->cur, memory_order_release);
     if (V(m, V_GEOMETRY_SPLIT_PUBLISH))
         pt(m, "grow:split-publish");
-    atomic_store_explicit(&m->split_old, d->old, memory_order_release);
+    atomic_store_explicit(&m->split_old, d->old, memory_order_release);   /* as split_cur */
 }
 
 /* ------------------------------------------------------------ values */
@@ -1048,6 +1077,7 @@ static ev_table *writer_table(evacmap *m, uint32_t h)
 /* Finish a running growth, or start a new one. -1 on allocation failure. */
 static int grow_step(evacmap *m)
 {
+    /* Relaxed: written under wlock only, which we hold. */
     ev_desc *d = atomic_load_explicit(&m->desc, memory_order_relaxed);
     ev_table *c = d->cur, *o = d->old;
     if (o) {
@@ -1130,6 +1160,7 @@ static int ev_write(evacmap *m, const uint8_t *key, size_t klen, const uint8_t *
 
     ev_desc stale = { NULL, NULL };
     if (V(m, V_WRITER_STALE_DESC))
+        /* Acquire, as in load_desc (the seeded bug is using it after the lock). */
         stale = *atomic_load_explicit(&m->desc, memory_order_acquire);
     wlock(m, pia ? "pia:lock" : "put:lock");
     ev_table *t = writer_table(m, h);
@@ -1272,6 +1303,7 @@ static int ev_del(void *map, const uint8_t *key, size_t klen, uint8_t *old, size
         seq_begin(g);
         ST(&g->ctrl[L.si], (uint8_t)CT_TOMB);
         seq_end(g);
+        /* Relaxed RMW: atomic so the seeded bug stays memory-safe; unlocked. */
         atomic_fetch_sub_explicit(&m->count, 1, memory_order_relaxed);
         if (L.v.blob) {       /* the retire list itself is writer-only */
             wlock(m, "del:lock");
@@ -1342,6 +1374,7 @@ static int64_t ev_len(void *map)
     pt(m, "len:enter");
     /* Under the writer lock: every write is all-or-nothing for len (exact). */
     wlock(m, "len:lock");
+    /* Relaxed: every update of count happened under wlock, ordered by its acquire. */
     int64_t n = atomic_load_explicit(&m->count, memory_order_relaxed);
     wunlock(m);
     pt(m, "len:exit");
@@ -1550,6 +1583,9 @@ static int ev_check(void *map, char *msg, size_t cap)
     ev_kref *keys = NULL;
     if (cap)
         msg[0] = 0;
+    /* Acquire: quiescent, but the last writer may be another thread; the
+     * harness's own synchronisation orders its writes, this documents the pairing
+     * with publish()'s release. */
     ev_desc *d = atomic_load_explicit(&m->desc, memory_order_acquire);
     ev_table *t = d->cur, *o = d->old;
     ev_table *tabs[2] = { t, o };
@@ -1578,6 +1614,7 @@ static int ev_check(void *map, char *msg, size_t cap)
     } else if (d != &t->dsteady) {
         FAIL("published desc is not the current table's {cur, NULL} (violates I8)");
     }
+    /* Acquire: pairs with epoch_exit's release (quiescent: ordering only documents). */
     uint32_t hi = atomic_load_explicit(&m->nrec_hi, memory_order_acquire);
     for (uint32_t i = 0; i < hi; i++)
         if (atomic_load_explicit(&m->recs[i].active, memory_order_acquire))
@@ -1673,6 +1710,7 @@ static int ev_check(void *map, char *msg, size_t cap)
                  (unsigned long long)T->used, (unsigned long long)nonempty,
                  (unsigned long long)table_limit(T));
     }
+    /* Relaxed: quiescent. */
     int64_t count = atomic_load_explicit(&m->count, memory_order_relaxed);
     if (count != (int64_t)nkeys)
         FAIL("count %lld != %zu live slots (violates I1)", (long long)count, nkeys);
@@ -1710,10 +1748,11 @@ static void *ev_create(const mf_host *host, uint64_t hash_seed, size_t capacity_
     m->host = host ? host : &ev_noop_host;
     m->seed = hash_seed;
     m->variant = variant;
+    /* Relaxed: only uniqueness of the id matters. */
     m->gen = atomic_fetch_add_explicit(&ev_gen_counter, 1, memory_order_relaxed);
+    /* atomic_init (plain): the map is not shared until create returns, and the
+     * harness hands it to other threads with its own synchronisation. */
     atomic_init(&m->gepoch, 1);
-    /* Plain initialisation: the map is not shared until create returns, and
-     * the harness hands it to other threads with its own synchronisation. */
     atomic_init(&m->desc, &t->dsteady);
     atomic_init(&m->split_cur, t);
     atomic_init(&m->split_old, NULL);
@@ -1737,6 +1776,7 @@ static void ev_destroy(void *map)
     evacmap *m = map;
     if (!m)
         return;
+    /* Acquire: quiescent; pairs with publish()'s release (documentation). */
     ev_desc *d = atomic_load_explicit(&m->desc, memory_order_acquire);
     ev_table *tabs[2] = { d->cur, d->old };
     ev_mem *dead = NULL;
@@ -1773,6 +1813,7 @@ static void ev_thread_exit(void *map)
         if (ev_tl[i].gen != m->gen)
             continue;
         ev_rec *r = ev_tl[i].rec;
+        /* Release, as in epoch_exit: we are out of every operation. */
         atomic_store_explicit(&r->active, 0, memory_order_release);
         r->nest = 0;
         /* Release: our last uses of the record happen before another thread
@@ -1780,6 +1821,18 @@ static void ev_thread_exit(void *map)
         atomic_store_explicit(&r->owned, 0, memory_order_release);
         ev_tl[i].gen = 0;
     }
+}
+
+/* evacmap's key hash, for schedule generators that want colliding keys: under
+ * hash seed `seed`, a key's home group in a table of G groups (a power of two)
+ * is (h >> 7) & (G - 1) and its control-byte fragment is h & 0x7f. */
+uint32_t mf_evacmap_hash(uint64_t seed, const uint8_t *key, size_t klen)
+{
+    uint64_t kw[4];
+    if (klen > MF_MAX_KEY)
+        klen = MF_MAX_KEY;
+    key_words(key, klen, kw);
+    return ev_hash(seed, kw, klen);
 }
 
 static const mf_target ev_target = {
