@@ -282,6 +282,25 @@ static void trace_push(mf_runner *r, uint64_t step, uint32_t t)
     r->trace[r->ntrace++] = t;
 }
 
+/* Controlled abort, by the running thread: wake every thread of the run that is
+ * parked or not started so that it unwinds (C3). All states become TS_DONE before
+ * the first post, so a woken thread (which runs this again) posts nobody: every
+ * thread is posted at most once per run. */
+static void release_parked(mf_runner *r, mf_slot *me)
+{
+    uint32_t todo[MF_MAX_THREADS], n = 0;
+    me->state = TS_DONE;
+    for (uint32_t i = 0; i < r->s.n; i++)
+        if (r->slots[i].state != TS_DONE) {
+            r->slots[i].state = TS_DONE;
+            todo[n++] = i;
+        }
+    for (uint32_t i = 0; i < n; i++)
+        /* Release: orders the abort flag and the TS_DONE marks before the woken
+         * thread's acquire; it reads the flag and unwinds. */
+        mf_post_word(&r->slots[todo[i]].go);
+}
+
 /* Abort the run (step bound, replay divergence, watchdog). Called by the running
  * thread in controlled mode (C2 makes its view of `state` exact), or by any pool
  * thread in stress mode. Wakes every parked thread of the run so that it unwinds
@@ -294,18 +313,8 @@ void mf_abort_run(mf_runner *r, mf_slot *me, int status, const char *msg)
     if (atomic_compare_exchange_strong_explicit(&r->abort, &exp, status,
                                                 memory_order_relaxed, memory_order_relaxed))
         snprintf(r->abort_msg, sizeof r->abort_msg, "%s", msg);
-    if (r->mode == MF_MODE_CONTROLLED && me) {
-        for (uint32_t i = 0; i < r->s.n; i++) {
-            mf_slot *o = &r->slots[i];
-            if (o != me && o->state != TS_DONE) {
-                o->state = TS_DONE;
-                /* The post's release orders the abort flag store before the
-                 * woken thread's acquire; it reads the flag and unwinds. */
-                mf_post_word(&o->go);
-            }
-        }
-        me->state = TS_DONE;
-    }
+    if (r->mode == MF_MODE_CONTROLLED && me)
+        release_parked(r, me);
     if (me)
         longjmp(me->jb, 1);
 }
@@ -571,15 +580,9 @@ void mf_sched_finish(mf_slot *me)
     mf_runner *r = me->r;
     mf_sched *s = &r->s;
     if (atomic_load_explicit(&r->abort, memory_order_relaxed)) {
-        /* main's watchdog fired while we ran: release the parked ones (C3). */
-        for (uint32_t i = 0; i < s->n; i++) {
-            mf_slot *o = &r->slots[i];
-            if (o != me && o->state != TS_DONE) {
-                o->state = TS_DONE;
-                mf_post_word(&o->go);   /* release: pairs with its acquire wait */
-            }
-        }
-        me->state = TS_DONE;
+        /* main's watchdog fired (or replay diverged) while we ran: release the
+         * parked ones (C3). */
+        release_parked(r, me);
         mf_thread_done(r);
         return;
     }

@@ -32,7 +32,11 @@
 #ifndef MAPFUZZ_HOST_H
 #define MAPFUZZ_HOST_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* pthread_setaffinity_np, cpu_set_t */
+#endif
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -69,6 +73,7 @@ typedef struct mf_slot {
     jmp_buf jb;                   /* set by the pool loop around the op list */
     uint64_t ran_gen;             /* the run generation this slot last ran */
     int active;                   /* inside the parallel phase: host calls act */
+    int pinned;                   /* CPU this thread is pinned to, -1: the runner's full mask */
     /* per run, controlled mode (owned per C2) */
     int state;                    /* TS_* */
     int64_t prio;                 /* PCT priority: the highest runnable runs */
@@ -146,6 +151,8 @@ struct mf_runner {
     uint32_t ncov_touched;
     uint64_t noise_thresh;        /* stress: noise when a 64-bit draw is below this */
     uint32_t site_exit;           /* site id of "thread:exit" */
+    int pin;                      /* controlled mode: pin the run's threads to main's CPU */
+    cpu_set_t cpus;               /* main's affinity at mf_runner_new (stress mode uses it) */
     int spin;                     /* spin iterations before sleeping in the kernel */
 };
 

@@ -150,17 +150,8 @@ class Record:
     op: int = 0
 
 
-_RECORD_FIELDS = ("kind", "thread", "key", "value", "status", "out", "items", "length",
-                  "call", "ret", "op")
 _new = object.__new__
-
-
-def _record(values: tuple[Any, ...]) -> Record:
-    # Record(...) through the frozen __init__ costs ~1.7 us; filling __dict__
-    # directly ~0.7 us, which matters at 60 records x thousands of runs per second.
-    r: Record = _new(Record)
-    r.__dict__.update(zip(_RECORD_FIELDS, values, strict=True))
-    return r
+_setattr = object.__setattr__
 
 
 @dataclass(frozen=True)
@@ -210,6 +201,12 @@ class _CPlan:
         p.thread_nops = self._u32([len(t) for t in plan.threads])
         p.ops = self._ops([op for t in plan.threads for op in t])
         self.ptr = p
+        # Record.op by record position: prefill, each thread's list, post phase.
+        opidx = list(range(len(plan.prefill)))
+        for t in plan.threads:
+            opidx.extend(range(len(t)))
+        opidx.extend(range(len(keys) + 2))
+        self.opidx = opidx
 
     def _bytes(self, data: bytes) -> Any:
         buf = ffi.new("uint8_t[]", max(1, len(data)))
@@ -350,13 +347,13 @@ class Runner:
             if res.broken:
                 self._r = self._new()
             raise RuntimeError(f"runner failed: {msg}")
-        exe = self._decode(res, record_events)
+        exe = self._decode(res, record_events, cp)
         if res.broken:
             # The old pool has a thread stuck in the target: C leaks it; start afresh.
             self._r = self._new()
         return exe
 
-    def _decode(self, res: Any, record_events: bool) -> Execution:
+    def _decode(self, res: Any, record_events: bool, cp: _CPlan) -> Execution:
         status = STATUSES[res.status]
         message = ffi.string(res.message).decode(errors="replace")
         records: tuple[Record, ...] = ()
@@ -364,48 +361,51 @@ class Runner:
         if n:
             arena = ffi.buffer(res.arena, res.arena_len)[:] if res.arena_len else b""
             out: list[Record] = []
-            counters: dict[int, int] = {}
+            append = out.append
+            opidx = cp.opidx
+            i = -1
             for kind, thread, key, value, st, olen, ooff, call, ret, ln in _REC.iter_unpack(
                 ffi.buffer(res.records, n * _REC.size)
             ):
-                idx = counters.get(thread, 0)
-                counters[thread] = idx + 1
+                i += 1
                 if call == _NEVER:
                     continue
                 items = None
                 length = None
                 ob = None
-                if kind == _OP_ITERATE:
+                if olen:
+                    ob = arena[ooff:ooff + olen]
+                elif kind == _OP_ITERATE:
                     if ret != _NEVER:
                         items = tuple(
                             (arena[ko:ko + kl], arena[vo:vo + vl])
                             for ko, vo, kl, vl in _ITEM.iter_unpack(
                                 arena[ooff:ooff + ln * _ITEM.size])
                         )
-                elif kind == _OP_LEN:
-                    length = ln if ret != _NEVER else None
-                elif olen:
-                    ob = arena[ooff:ooff + olen]
-                out.append(_record((kind, -1 if thread == 255 else thread, key, value, st, ob,
-                                    items, length, call, None if ret == _NEVER else ret,
-                                    idx)))
-            # post-phase ops share THREAD_SEQ with prefill: renumber them from 0
-            npre = 0
-            for r in out:
-                if r.thread != THREAD_SEQ:
-                    break
-                npre += 1
-            for r in out[npre:]:
-                if r.thread == THREAD_SEQ:
-                    r.__dict__["op"] -= npre
+                elif kind == _OP_LEN and ret != _NEVER:
+                    length = ln
+                rec = _new(Record)
+                # Filling __dict__ directly: Record(...) through the frozen __init__
+                # costs ~3x more, which shows at 60 records x thousands of runs/s.
+                _setattr(rec, "__dict__", {
+                    "kind": kind, "thread": -1 if thread == 255 else thread, "key": key,
+                    "value": value, "status": st, "out": ob, "items": items,
+                    "length": length, "call": call, "ret": None if ret == _NEVER else ret,
+                    "op": opidx[i]})
+                append(rec)
             records = tuple(out)
         events: tuple[Event, ...] = ()
         if record_events and res.nevents:
             ev = []
+            names = _SITE_NAMES
             for site, thread, kind, op in _EVENT.iter_unpack(
                 ffi.buffer(res.events, res.nevents * _EVENT.size)
             ):
-                ev.append(Event(site_name(site), thread, kind, op))
+                e = _new(Event)
+                name = names.get(site)
+                _setattr(e, "__dict__", {"site": name if name is not None else site_name(site),
+                                         "thread": thread, "kind": kind, "op": op})
+                ev.append(e)
             events = tuple(ev)
         trace = tuple(ffi.unpack(res.trace, res.ntrace)) if res.ntrace else ()
         return Execution(status, message, int(res.steps), int(res.trace_hash),
