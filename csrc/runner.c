@@ -338,6 +338,7 @@ mf_runner *mf_runner_new(const mf_target *target, uint32_t max_threads, char *er
         s->pinned = -1;
         if (pthread_create(&s->tid, NULL, pool_main, s)) {
             snprintf(err, cap, "pthread_create failed for pool thread %u", i);
+            /* Relaxed: published by the release post below (pool loop acquires). */
             atomic_store_explicit(&r->quit, 1, memory_order_relaxed);
             for (uint32_t j = 0; j < i; j++) {
                 mf_post_word(&r->slots[j].go);   /* release: publishes quit */
@@ -366,6 +367,7 @@ void mf_runner_free(mf_runner *r)
         return;
     if (r->broken)
         return;   /* a pool thread may still touch r: leak it (see host.h) */
+    /* Relaxed: published by the release posts below (pool loop acquires). */
     atomic_store_explicit(&r->quit, 1, memory_order_relaxed);
     for (uint32_t i = 0; i < r->max_threads; i++) {
         mf_post_word(&r->slots[i].go);   /* release: pairs with the pool loop's acquire */
@@ -695,6 +697,8 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
         int inv = r->target->check ? r->target->check(r->map, msg, sizeof msg) : 0;
         msg[sizeof msg - 1] = 0;
         r->target->destroy(r->map);
+        /* Relaxed: every pool thread's write was ordered before main's acquire of
+         * `done`; main's own writes are program-ordered. */
         if (atomic_load_explicit(&r->target_error, memory_order_relaxed)) {
             status = MF_EXEC_TARGET_ERROR;
             snprintf(out->message, sizeof out->message, "%s", r->err_msg);
