@@ -92,6 +92,10 @@ def judge(plan: Plan, execution: Execution, target: Target, *, budget: int = 100
     return Outcome(execution=execution, history=history, verdict=verdict, violations=violations)
 
 
-def execute(runner: Runner, target: Target, plan: Plan, spec: RunSpec) -> Outcome:
-    execution = runner.run(plan, **spec.as_kwargs())
+def execute(
+    runner: Runner, target: Target, plan: Plan, spec: RunSpec, *, events: bool = False
+) -> Outcome:
+    """Run and judge. ``events`` keeps the per-point event log (for explain); the
+    fuzz loop leaves it off because decoding it costs more than the run itself."""
+    execution = runner.run(plan, record_events=events, **spec.as_kwargs())
     return judge(plan, execution, target)

@@ -175,7 +175,7 @@ def _run(
     outcomes = []
     for n, spec in enumerate(specs):
         progress[0] = n
-        outcomes.append(execute(runner, target, plan, spec))
+        outcomes.append(execute(runner, target, plan, spec, events=True))
     return outcomes
 
 
