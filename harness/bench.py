@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.campaign import CampaignConfig, make_engine
-from harness.execute import RunSpec, judge
+from harness.execute import judge
 from harness.plan import compile_schedule
 from harness.runner import Runner, Target
 from harness.schedule import Schedule, from_json
@@ -60,8 +60,14 @@ def detect(
     worker: Worker, variant: str, mode: str, strategy: str, seed: int, seconds: float
 ) -> tuple[bool, float, int]:
     """Run a campaign in ``worker`` until the first finding; (found, seconds, executions)."""
-    cfg = CampaignConfig(variant=variant, mode=mode, strategy=strategy if mode == "controlled"
-                         else "pct", seed=seed, seconds=seconds, canary=False)
+    cfg = CampaignConfig(
+        variant=variant,
+        mode=mode,
+        strategy=strategy if mode == "controlled" else "pct",
+        seed=seed,
+        seconds=seconds,
+        canary=False,
+    )
     engine = make_engine(cfg, Target.load("evacmap"))
     start = time.perf_counter()
     done = 0
@@ -88,15 +94,20 @@ def bench_detection(quick: bool, log: Log) -> list[dict[str, Any]]:
                 runs = [detect(worker, variant, mode, strategy, s, budget) for s in seeds]
                 hits = [r for r in runs if r[0]]
                 row = {
-                    "variant": variant, "mode": mode, "strategy": strategy, "seeds": len(seeds),
+                    "variant": variant,
+                    "mode": mode,
+                    "strategy": strategy,
+                    "seeds": len(seeds),
                     "found": len(hits),
                     "median_s": round(statistics.median(r[1] for r in hits), 4) if hits else None,
                     "median_execs": int(statistics.median(r[2] for r in hits)) if hits else None,
                 }
                 rows.append(row)
                 if log:
-                    log(f"  {variant:32} {mode:10} {strategy:6} found {row['found']}/{len(seeds)}"
-                        f"  median {row['median_s']} s, {row['median_execs']} execs")
+                    log(
+                        f"  {variant:32} {mode:10} {strategy:6} found {row['found']}/{len(seeds)}"
+                        f"  median {row['median_s']} s, {row['median_execs']} execs"
+                    )
     return rows
 
 
@@ -118,17 +129,21 @@ def bench_throughput(quick: bool, log: Log) -> dict[str, Any]:
     out: dict[str, Any] = {"schedule": "corpus/standard.json", "repeats": repeats}
     with Runner(target) as runner:
         for strategy in ("pct", "random"):
+
             def loop(strategy: str = strategy) -> int:
                 for i in range(n):
-                    runner.run(plan, mode="controlled", strategy=strategy, seed=i,
-                               record_events=False)
+                    runner.run(
+                        plan, mode="controlled", strategy=strategy, seed=i, record_events=False
+                    )
                 return n
+
             out[f"controlled_{strategy}_execs_per_s"] = round(_median_rate(loop, repeats))
 
         def whole() -> int:
             for i in range(n // 4):
                 judge(plan, runner.run(plan, seed=i, record_events=False), target)
             return n // 4
+
         out["whole_loop_execs_per_s"] = round(_median_rate(whole, repeats))
 
         nops = sum(len(t) for t in plan.threads)
@@ -137,6 +152,7 @@ def bench_throughput(quick: bool, log: Log) -> dict[str, Any]:
             for i in range(n // 10):
                 runner.run(plan, mode="stress", seed=i, noise=0.0)
             return (n // 10) * nops
+
         out["stress_ops_per_s_3_threads"] = round(_median_rate(stress, repeats))
     if log:
         log("  " + ", ".join(f"{k} {v}" for k, v in out.items() if k.endswith("_s")))
@@ -194,14 +210,26 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "|---|---|---|---|---|---|",
     ]
     for r in results["detection"]:
-        lines.append(f"| {r['variant']} | {r['mode']} | {r['strategy']} | {r['found']}/{r['seeds']} "
-                     f"| {r['median_s']} | {r['median_execs']} |")
-    lines += ["", "## Throughput (corpus/standard.json: 3 threads x 16 ops, growth during the run)",
-              "", "| measure | value |", "|---|---|"]
+        lines.append(
+            f"| {r['variant']} | {r['mode']} | {r['strategy']} | {r['found']}/{r['seeds']} "
+            f"| {r['median_s']} | {r['median_execs']} |"
+        )
+    lines += [
+        "",
+        "## Throughput (corpus/standard.json: 3 threads x 16 ops, growth during the run)",
+        "",
+        "| measure | value |",
+        "|---|---|",
+    ]
     for k, v in results["throughput"].items():
         lines.append(f"| {k} | {v} |")
-    lines += ["", "## Oracle (check time, history construction excluded)", "",
-              "| history | median s | verdict |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Oracle (check time, history construction excluded)",
+        "",
+        "| history | median s | verdict |",
+        "|---|---|---|",
+    ]
     for k, v in results["oracle"].items():
         lines.append(f"| {k} | {v['median_s']} | {v['verdict']} |")
     path.write_text("\n".join(lines) + "\n")

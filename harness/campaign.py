@@ -79,7 +79,9 @@ Progress = Callable[[CampaignResult, Report | None], None]
 
 
 def make_engine(cfg: CampaignConfig, target: Target) -> RandomEngine:
-    base = MapConfig(target=target.path or target.name, variant=cfg.variant, hash_seed=0, capacity=8)
+    base = MapConfig(
+        target=target.path or target.name, variant=cfg.variant, hash_seed=0, capacity=8
+    )
     spec = RunSpec(
         mode=cfg.mode,
         strategy=cfg.strategy,
@@ -189,12 +191,23 @@ def run_campaign(cfg: CampaignConfig, progress: Progress | None = None) -> Campa
                     continue
                 seen_classes.add(cls)
                 t = time.perf_counter() - start
-                found = {"engine": "random", "campaign_seed": cfg.seed, "input": finding.index,
-                         "execs": result.execs, "elapsed_s": round(t, 3)}
+                found = {
+                    "engine": "random",
+                    "campaign_seed": cfg.seed,
+                    "input": finding.index,
+                    "execs": result.execs,
+                    "elapsed_s": round(t, 3),
+                }
                 path = save(_reproducer(target, finding, found), cfg.artifacts)
                 v = finding.violations[0]
-                report = Report(cls=cls, key=v.key, first_found_s=t, execs_to_find=result.execs,
-                                reproducer=path, explanation=v.explanation)
+                report = Report(
+                    cls=cls,
+                    key=v.key,
+                    first_found_s=t,
+                    execs_to_find=result.execs,
+                    reproducer=path,
+                    explanation=v.explanation,
+                )
                 result.findings.append(report)
                 if progress:
                     progress(result, report)

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from harness.campaign import CampaignConfig, CampaignResult, CanaryFailed, Report, run_campaign
 from harness.execute import Outcome, RunSpec
+from harness.history import History
 from harness.inputs import InputError, LoadedInput, load_input
 from harness.oracle import Violation
 from harness.reproducer import Reproducer, save, violation_json
@@ -84,34 +85,70 @@ def _progress_printer(json_mode: bool) -> Callable[[CampaignResult, Report | Non
 
 
 @cli.command()
-@click.option("--target", default="evacmap", show_default=True, help="evacmap or a path to a target .so")
+@click.option(
+    "--target", default="evacmap", show_default=True, help="evacmap or a path to a target .so"
+)
 @click.option("--variant", default=None, help="seeded bug to run (default: the correct map)")
 @click.option("--engine", type=click.Choice(["random"]), default="random", show_default=True)
-@click.option("--mode", type=click.Choice(["controlled", "stress"]), default="controlled", show_default=True)
+@click.option(
+    "--mode", type=click.Choice(["controlled", "stress"]), default="controlled", show_default=True
+)
 @click.option("--strategy", type=click.Choice(["pct", "random"]), default="pct", show_default=True)
-@click.option("--time", "seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="time budget in seconds")
+@click.option(
+    "--time",
+    "seconds",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="time budget in seconds",
+)
 @click.option("--execs", type=click.IntRange(min=1), default=None, help="execution budget")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--artifacts", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("artifacts"), show_default=True, help="where reproducers are written")
+@click.option(
+    "--artifacts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("artifacts"),
+    show_default=True,
+    help="where reproducers are written",
+)
 @click.option("--keep-going", is_flag=True, help="do not stop at the first finding")
 @click.option("--no-canary", is_flag=True, help="skip the canary self-check (not recommended)")
 @click.option("--json", "json_mode", is_flag=True, help="print one JSON object at the end")
 def fuzz(
-    target: str, variant: str | None, engine: str, mode: str, strategy: str, seconds: float,
-    execs: int | None, seed: int, artifacts: Path, keep_going: bool, no_canary: bool,
+    target: str,
+    variant: str | None,
+    engine: str,
+    mode: str,
+    strategy: str,
+    seconds: float,
+    execs: int | None,
+    seed: int,
+    artifacts: Path,
+    keep_going: bool,
+    no_canary: bool,
     json_mode: bool,
 ) -> None:
     """Fuzz a map: generated schedules on real threads, every execution judged by the oracle."""
     cfg = CampaignConfig(
-        target=target, variant=variant, mode=mode, strategy=strategy, seed=seed, seconds=seconds,
-        max_execs=execs, artifacts=artifacts, keep_going=keep_going, canary=not no_canary,
+        target=target,
+        variant=variant,
+        mode=mode,
+        strategy=strategy,
+        seed=seed,
+        seconds=seconds,
+        max_execs=execs,
+        artifacts=artifacts,
+        keep_going=keep_going,
+        canary=not no_canary,
     )
     if not json_mode:
         what = f"{target}" + (f" variant {variant}" if variant else "")
-        err.print(f"fuzzing {what}: {mode} mode" + (f", {strategy}" if mode == "controlled" else "")
-                  + f", seed {seed}, budget {seconds:g} s" + (f" / {execs} execs" if execs else ""))
+        err.print(
+            f"fuzzing {what}: {mode} mode"
+            + (f", {strategy}" if mode == "controlled" else "")
+            + f", seed {seed}, budget {seconds:g} s"
+            + (f" / {execs} execs" if execs else "")
+        )
         if cfg.canary:
             err.print("canary: checking that a planted bug is found first ...")
     try:
@@ -121,25 +158,42 @@ def fuzz(
     except (TargetError, ValueError) as exc:
         fail(str(exc))
     if json_mode:
-        emit_json({
-            "target": result.target, "variant": result.variant, "engine": result.engine,
-            "mode": result.mode, "seed": result.seed, "elapsed_s": round(result.elapsed_s, 3),
-            "execs": result.execs,
-            "execs_per_s": round(result.execs / result.elapsed_s, 1) if result.elapsed_s else 0.0,
-            "canary": result.canary,
-            "findings": [
-                {"class": f.cls, "key": f.key, "first_found_s": round(f.first_found_s, 3),
-                 "execs_to_find": f.execs_to_find, "reproducer": str(f.reproducer)}
-                for f in result.findings
-            ],
-        })
+        emit_json(
+            {
+                "target": result.target,
+                "variant": result.variant,
+                "engine": result.engine,
+                "mode": result.mode,
+                "seed": result.seed,
+                "elapsed_s": round(result.elapsed_s, 3),
+                "execs": result.execs,
+                "execs_per_s": round(result.execs / result.elapsed_s, 1)
+                if result.elapsed_s
+                else 0.0,
+                "canary": result.canary,
+                "findings": [
+                    {
+                        "class": f.cls,
+                        "key": f.key,
+                        "first_found_s": round(f.first_found_s, 3),
+                        "execs_to_find": f.execs_to_find,
+                        "reproducer": str(f.reproducer),
+                    }
+                    for f in result.findings
+                ],
+            }
+        )
     else:
         if result.canary:
-            err.print(f"canary: found {result.canary['variant']} after "
-                      f"{result.canary['found_after_execs']} executions")
+            err.print(
+                f"canary: found {result.canary['variant']} after "
+                f"{result.canary['found_after_execs']} executions"
+            )
         rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
-        err.print(f"done: {result.execs} executions in {result.elapsed_s:.1f} s ({rate:,.0f}/s), "
-                  f"{len(result.findings)} finding(s), {result.unknown} undecided (unknown)")
+        err.print(
+            f"done: {result.execs} executions in {result.elapsed_s:.1f} s ({rate:,.0f}/s), "
+            f"{len(result.findings)} finding(s), {result.unknown} undecided (unknown)"
+        )
     sys.exit(EXIT_FINDING if result.findings else EXIT_OK)
 
 
@@ -158,8 +212,10 @@ def _run_in_worker(target_spec: str, loaded: LoadedInput, specs: list[RunSpec]) 
         with Worker(target_spec) as worker:
             return worker.run(loaded.schedule, specs)
     except WorkerDied as died:
-        fail(f"the target {'crashed' if died.kind == 'crash' else 'hung'}: {died.detail}",
-             EXIT_FINDING)
+        fail(
+            f"the target {'crashed' if died.kind == 'crash' else 'hung'}: {died.detail}",
+            EXIT_FINDING,
+        )
     except WorkerError as exc:
         fail(str(exc).splitlines()[0])
 
@@ -180,16 +236,34 @@ def _print_violations(violations: tuple[Violation, ...]) -> None:
 
 @cli.command()
 @click.argument("schedule", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--mode", type=click.Choice(["controlled", "stress"]), default="controlled", show_default=True)
+@click.option(
+    "--mode", type=click.Choice(["controlled", "stress"]), default="controlled", show_default=True
+)
 @click.option("--strategy", type=click.Choice(["pct", "random"]), default="pct", show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--noise", type=click.FloatRange(0, 1), default=0.05, show_default=True,
-              help="stress mode: probability of noise at a schedule point")
-@click.option("--artifacts", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("artifacts"), show_default=True)
+@click.option(
+    "--noise",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="stress mode: probability of noise at a schedule point",
+)
+@click.option(
+    "--artifacts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("artifacts"),
+    show_default=True,
+)
 @click.option("--json", "json_mode", is_flag=True)
-def run(schedule: Path, mode: str, strategy: str, seed: int, noise: float, artifacts: Path,
-        json_mode: bool) -> None:
+def run(
+    schedule: Path,
+    mode: str,
+    strategy: str,
+    seed: int,
+    noise: float,
+    artifacts: Path,
+    json_mode: bool,
+) -> None:
     """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it."""
     loaded = _load(schedule)
     target_spec = loaded.schedule.config.target
@@ -197,7 +271,9 @@ def run(schedule: Path, mode: str, strategy: str, seed: int, noise: float, artif
         target = Target.load(target_spec)
     except TargetError as exc:
         fail(str(exc))
-    spec = RunSpec(mode=mode, strategy=strategy, seed=seed, noise=noise if mode == "stress" else 0.0)
+    spec = RunSpec(
+        mode=mode, strategy=strategy, seed=seed, noise=noise if mode == "stress" else 0.0
+    )
     outcome = _run_in_worker(target_spec, loaded, [spec])[0]
     verdict = _verdict_of([outcome])
     controlled = mode == "controlled"
@@ -205,17 +281,28 @@ def run(schedule: Path, mode: str, strategy: str, seed: int, noise: float, artif
     path = None
     if outcome.violations:
         r = Reproducer(
-            target_name=target.name, target_path=target.path, abi_version=target.abi_version,
-            spec=spec, schedule=loaded.schedule,
+            target_name=target.name,
+            target_path=target.path,
+            abi_version=target.abi_version,
+            spec=spec,
+            schedule=loaded.schedule,
             trace=outcome.execution.trace if controlled else (),
             trace_hash=outcome.execution.trace_hash if controlled else None,
-            violations=outcome.violations, found={"engine": "run", "input": str(schedule)},
+            violations=outcome.violations,
+            found={"engine": "run", "input": str(schedule)},
         )
         path = save(r, artifacts)
     if json_mode:
-        emit_json({"verdict": verdict, "violations": [violation_json(v) for v in outcome.violations],
-                   "trace_hash": trace_hash, "runs": 1, "reproduced": 1 if outcome.violations else 0,
-                   "reproducer": str(path) if path else None})
+        emit_json(
+            {
+                "verdict": verdict,
+                "violations": [violation_json(v) for v in outcome.violations],
+                "trace_hash": trace_hash,
+                "runs": 1,
+                "reproduced": 1 if outcome.violations else 0,
+                "reproducer": str(path) if path else None,
+            }
+        )
     else:
         err.print(f"verdict: {verdict}" + (f"  (trace {trace_hash})" if trace_hash else ""))
         _print_violations(outcome.violations)
@@ -226,8 +313,12 @@ def run(schedule: Path, mode: str, strategy: str, seed: int, noise: float, artif
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--runs", type=click.IntRange(min=1), default=None,
-              help="replays (default 1 for controlled reproducers, 20 for stress)")
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="replays (default 1 for controlled reproducers, 20 for stress)",
+)
 @click.option("--json", "json_mode", is_flag=True)
 def repro(file: Path, runs: int | None, json_mode: bool) -> None:
     """Replay a reproducer: exactly (controlled) or N times counting hits (stress)."""
@@ -248,16 +339,30 @@ def repro(file: Path, runs: int | None, json_mode: bool) -> None:
     trace_hash = f"0x{next(iter(hashes)):016x}" if len(hashes) == 1 else None
     first = next((o for o in outcomes if o.violations), outcomes[0])
     if json_mode:
-        emit_json({"verdict": _verdict_of(outcomes),
-                   "violations": [violation_json(v) for v in first.violations],
-                   "trace_hash": trace_hash, "runs": n, "reproduced": reproduced})
+        emit_json(
+            {
+                "verdict": _verdict_of(outcomes),
+                "violations": [violation_json(v) for v in first.violations],
+                "trace_hash": trace_hash,
+                "runs": n,
+                "reproduced": reproduced,
+            }
+        )
     else:
-        err.print(f"{file}: {wanted} reproduced in {reproduced} of {n} run(s)"
-                  + (f", trace {trace_hash}" if trace_hash else ""))
-        if controlled and r.trace_hash is not None and trace_hash is not None \
-                and int(trace_hash, 16) != r.trace_hash:
-            err.print("note: the replay's trace hash differs from the recorded one: "
-                      "the target or mapfuzz changed since the reproducer was written")
+        err.print(
+            f"{file}: {wanted} reproduced in {reproduced} of {n} run(s)"
+            + (f", trace {trace_hash}" if trace_hash else "")
+        )
+        if (
+            controlled
+            and r.trace_hash is not None
+            and trace_hash is not None
+            and int(trace_hash, 16) != r.trace_hash
+        ):
+            err.print(
+                "note: the replay's trace hash differs from the recorded one: "
+                "the target or mapfuzz changed since the reproducer was written"
+            )
         _print_violations(first.violations)
     sys.exit(EXIT_FINDING if reproduced else EXIT_OK)
 
@@ -280,8 +385,13 @@ def show(file: Path) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--context", type=click.IntRange(min=0), default=12, show_default=True,
-              help="schedule points shown around the witnessing operations")
+@click.option(
+    "--context",
+    type=click.IntRange(min=0),
+    default=12,
+    show_default=True,
+    help="schedule points shown around the witnessing operations",
+)
 def explain(file: Path, context: int) -> None:
     """Show the interleaving around a reproducer's violation, one column per thread."""
     from harness.explain import render
@@ -300,8 +410,13 @@ def explain(file: Path, context: int) -> None:
 
 @cli.command("check-history")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--budget", type=click.IntRange(min=0), default=100_000, show_default=True,
-              help="search steps per key before the verdict is unknown")
+@click.option(
+    "--budget",
+    type=click.IntRange(min=0),
+    default=100_000,
+    show_default=True,
+    help="search steps per key before the verdict is unknown",
+)
 @click.option("--json", "json_mode", is_flag=True)
 def check_history(files: tuple[Path, ...], budget: int, json_mode: bool) -> None:
     """Check recorded histories (JSON lines) for linearizability, per key."""
@@ -322,24 +437,43 @@ def check_history(files: tuple[Path, ...], budget: int, json_mode: bool) -> None
         dt = time.perf_counter() - t0
         any_violation |= verdict.status == "violation"
 
-        def lines(v: Violation) -> list[int]:
+        def lines(v: Violation, history: History = history) -> list[int]:
             return [history.ops[i].line or i + 1 for i in v.ops]
 
         if json_mode:
-            emit_json({"file": str(path), "verdict": verdict.status, "ops": len(history.ops),
-                       "keys": len(history.keys), "elapsed_s": round(dt, 6),
-                       "violations": [{"class": v.cls, "key": v.key, "ops": lines(v),
-                                       "explanation": v.explanation}
-                                      for v in verdict.violations]})
+            emit_json(
+                {
+                    "file": str(path),
+                    "verdict": verdict.status,
+                    "ops": len(history.ops),
+                    "keys": len(history.keys),
+                    "elapsed_s": round(dt, 6),
+                    "violations": [
+                        {
+                            "class": v.cls,
+                            "key": v.key,
+                            "ops": lines(v),
+                            "explanation": v.explanation,
+                        }
+                        for v in verdict.violations
+                    ],
+                }
+            )
         else:
-            click.echo(f"{path}: {verdict.status} ({len(history.ops)} ops, "
-                       f"{len(history.keys)} keys, {dt * 1000:.1f} ms)")
+            click.echo(
+                f"{path}: {verdict.status} ({len(history.ops)} ops, "
+                f"{len(history.keys)} keys, {dt * 1000:.1f} ms)"
+            )
             for v in verdict.violations:
-                click.echo(f"  {v.cls} on key {v.key}: {v.explanation} (lines "
-                           f"{', '.join(map(str, lines(v)))})")
+                click.echo(
+                    f"  {v.cls} on key {v.key}: {v.explanation} (lines "
+                    f"{', '.join(map(str, lines(v)))})"
+                )
             if verdict.unknown_keys:
-                click.echo(f"  undecided within the budget: {', '.join(verdict.unknown_keys)} "
-                           "(raise --budget)")
+                click.echo(
+                    f"  undecided within the budget: {', '.join(verdict.unknown_keys)} "
+                    "(raise --budget)"
+                )
     if bad_input:
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_FINDING if any_violation else EXIT_OK)
@@ -356,15 +490,22 @@ CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"
 @click.option("--json", "json_mode", is_flag=True)
 def targets(paths: tuple[str, ...], json_mode: bool) -> None:
     """List targets: the built-in evacmap and any target .so given."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in ("evacmap", *paths):
         try:
             t = Target.load(spec)
         except TargetError as exc:
             fail(str(exc))
         caps = [name for bit, name in CAP_NAMES.items() if t.caps & bit]
-        rows.append({"name": t.name, "path": t.path, "abi_version": t.abi_version, "caps": caps,
-                     "variants": list(t.variants)})
+        rows.append(
+            {
+                "name": t.name,
+                "path": t.path,
+                "abi_version": t.abi_version,
+                "caps": caps,
+                "variants": list(t.variants),
+            }
+        )
     if json_mode:
         emit_json(rows)
         return
@@ -378,8 +519,13 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
 @cli.command()
 @click.option("--quick", is_flag=True, help="fewer seeds and shorter budgets")
 @click.option("--json", "json_mode", is_flag=True)
-@click.option("-o", "output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("BENCHMARKS.md"), show_default=True)
+@click.option(
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("BENCHMARKS.md"),
+    show_default=True,
+)
 def bench(quick: bool, json_mode: bool, output: Path) -> None:
     """Measure detection of every seeded bug, throughput and oracle speed; write BENCHMARKS.md."""
     from harness.bench import run_bench, write_markdown

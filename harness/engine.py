@@ -10,10 +10,13 @@ cost of generating and compiling a schedule over several executions.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from harness.execute import RunSpec
+from harness.execute import Outcome, RunSpec, execute
 from harness.generate import GenConfig, generate
+from harness.plan import Plan, compile_schedule
+from harness.runner import Runner, Target
 from harness.schedule import MapConfig, Schedule
 
 _MASK64 = (1 << 64) - 1
@@ -31,6 +34,16 @@ def mix64(*parts: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class Input:
+    """Input ``index`` of a campaign: the schedule, its compiled plan and how to run it."""
+
+    index: int
+    schedule: Schedule
+    plan: Plan
+    spec: RunSpec
+
+
+@dataclass(frozen=True, slots=True)
 class RandomEngine:
     seed: int
     base: MapConfig
@@ -44,3 +57,29 @@ class RandomEngine:
 
     def run_spec(self, index: int) -> RunSpec:
         return replace(self.spec, seed=mix64(self.seed, index, 2) >> 1, replay=None)
+
+    def inputs(self, variants: Sequence[str], start: int = 0) -> Iterator[Input]:
+        """Inputs ``start, start + 1, ...``; a schedule is compiled once for all its seeds."""
+        index = start
+        cached: tuple[int, Schedule, Plan] | None = None
+        while True:
+            group = index // self.seeds_per_schedule
+            if cached is None or cached[0] != group:
+                schedule = self.schedule(index)
+                cached = (group, schedule, compile_schedule(schedule, variants))
+            yield Input(index, cached[1], cached[2], self.run_spec(index))
+            index += 1
+
+
+def first_finding(
+    engine: RandomEngine, runner: Runner, target: Target, budget: int
+) -> tuple[Input, Outcome] | None:
+    """Run inputs 0..budget-1 in this process; the first one with a violation, or None.
+    (The CLI runs inputs in a worker process instead, so a crash cannot take it down.)"""
+    for item in engine.inputs(target.variants):
+        if item.index >= budget:
+            return None
+        outcome = execute(runner, target, item.plan, item.spec)
+        if outcome.violations:
+            return item, outcome
+    return None

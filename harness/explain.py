@@ -110,7 +110,7 @@ def render(r: Reproducer, outcome: Outcome, *, context: int = 12) -> RenderableT
             cell = Text(e.site + (" (blocked)" if e.kind == EV_BLOCKED else ""), style="dim")
         if hist_index in witness:
             cell.stylize("bold red")
-        row: list[RenderableType] = [str(n)] + [""] * nthreads
+        row: list[RenderableType] = [str(n), *([""] * nthreads)]
         if 0 <= e.thread < nthreads:
             row[1 + e.thread] = cell
         table.add_row(*row)

@@ -104,7 +104,7 @@ def _need(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], where: 
     if name not in obj:
         raise ReproducerError(f"{where}: missing field {name!r}")
     value = obj[name]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise ReproducerError(f"{where}: field {name!r} = {value!r} has the wrong type")
     return value
 

@@ -17,15 +17,26 @@ KIND_WEIGHTS = (("get", 45), ("put", 30), ("delete", 15), ("put_if_absent", 10))
 
 
 def synthetic_history(
-    *, ops: int, keys: int, threads: int, seed: int = 0, pending: int = 0
+    *, ops: int, keys: int, threads: int, seed: int = 0, pending: int = 0,
+    sequential: int = 0,
 ) -> History:
     """``ops`` operations by ``threads`` threads over ``keys`` keys; ``pending`` of
-    the threads leave their last write unreturned (it took effect or not, at random)."""
+    the threads leave their last write unreturned (it took effect or not, at random).
+
+    ``sequential`` adds that many operations by the main thread (``thread`` -1), not
+    counted in ``ops``: half before the threads start (random kinds), half after they
+    end (gets of keys 0, 1, ..., from ``quiescent_from`` on), as in an execution's
+    prefill and post phases."""
     rng = random.Random(seed)
     kinds = [k for k, _ in KIND_WEIGHTS]
     weights = [w for _, w in KIND_WEIGHTS]
     clock = [0.0] * threads
     raw: list[tuple[float, float, float, int, str, int]] = []  # lin, call, ret, thread, kind, key
+    before = sequential // 2
+    for j in range(before):
+        call = -2.0 * (before - j)
+        raw.append((call + 0.5, call, call + 1.0, -1, rng.choices(kinds, weights)[0],
+                    rng.randrange(keys)))
     for n in range(ops):
         t = n % threads
         call = clock[t] + rng.random()
@@ -33,11 +44,16 @@ def synthetic_history(
         ret = lin + rng.random() * threads * 0.5
         clock[t] = ret
         raw.append((lin, call, ret, t, rng.choices(kinds, weights)[0], rng.randrange(keys)))
+    end = max((r[2] for r in raw), default=0.0) + 1.0
+    nconc = len(raw)
+    for j in range(sequential - before):
+        call = end + 2.0 * j
+        raw.append((call + 0.5, call, call + 1.0, -1, "get", j % keys))
     stamps = sorted({x for r in raw for x in r[:3]})
     rank = {x: i for i, x in enumerate(stamps)}
     history = History(keys=[f"k{k}" for k in range(keys)], key_known=[True] * keys)
     state: dict[int, int] = {}
-    last_of_thread = {r[3]: i for i, r in enumerate(raw)}
+    last_of_thread = {r[3]: i for i, r in enumerate(raw) if r[3] >= 0}
     pending_threads = set(range(min(pending, threads)))
     order = sorted(range(len(raw)), key=lambda i: raw[i][0])
     results: dict[int, Operation] = {}
@@ -52,7 +68,8 @@ def synthetic_history(
             op.status, op.out = ("found", cur) if cur is not None else ("absent", None)
         elif kind in ("put", "put_if_absent"):
             vid = len(history.values)
-            history.values.append(ValueInfo(writer=i, key=key, label=f"t{t}#{i}"))
+            who = "main" if t < 0 else f"t{t}"
+            history.values.append(ValueInfo(writer=i, key=key, label=f"{who}#{i}"))
             op.arg = vid
             if kind == "put":
                 op.status, op.out = ("replaced", cur) if cur is not None else ("inserted", None)
@@ -73,4 +90,6 @@ def synthetic_history(
                     del state[key]
         results[i] = op
     history.ops = [results[i] for i in range(len(raw))]
+    if sequential - before:
+        history.quiescent_from = nconc
     return history

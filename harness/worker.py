@@ -15,6 +15,7 @@ the next call.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import signal
 import time
@@ -69,7 +70,7 @@ class BatchResult:
 
 
 def _child(conn: Connection, progress: Any, target_spec: str) -> None:
-    """Worker main loop. Every request gets exactly one reply: ("ok", payload) or ("error", text)."""
+    """Worker main loop: every request gets one reply, ("ok", payload) or ("error", text)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     try:
         target = Target.load(target_spec)
@@ -112,32 +113,26 @@ def _fuzz_batch(
 ) -> BatchResult:
     result = BatchResult()
     deadline = time.perf_counter() + seconds
-    plan_cache: tuple[int, Any, Schedule] | None = None
-    spp = engine.seeds_per_schedule
-    i = start
-    while i < start + max_execs:
-        progress[0] = i
-        key = i // spp
-        if plan_cache is None or plan_cache[0] != key:
-            schedule = engine.schedule(i)
-            plan_cache = (key, compile_schedule(schedule, target.variants), schedule)
-        _, plan, schedule = plan_cache
-        spec = engine.run_spec(i)
+    for item in engine.inputs(target.variants, start):
+        if item.index >= start + max_execs:
+            break
+        progress[0] = item.index
         t0 = time.perf_counter()
         try:
-            outcome = execute(runner, target, plan, spec)
+            outcome = execute(runner, target, item.plan, item.spec)
         except ExecutionSetupError as exc:
-            raise WorkerError(f"input {i}: {exc}") from exc
+            raise WorkerError(f"input {item.index}: {exc}") from exc
         result.execs += 1
-        if spec.mode == "controlled" and i % 32 == 0:
+        if item.spec.mode == "controlled" and item.index % 32 == 0:
             seen.value |= int.from_bytes(runner.coverage().translate(_NONZERO_TO_ONE), "little")
         if outcome.violations:
-            result.findings.append(_finding(i, schedule, spec, outcome, time.perf_counter() - t0))
+            result.findings.append(
+                _finding(item.index, item.schedule, item.spec, outcome, time.perf_counter() - t0)
+            )
             if stop_on_finding:
                 break
         elif outcome.verdict.status == "unknown":
             result.unknown += 1
-        i += 1
         if time.perf_counter() >= deadline:
             break
     result.features = seen.value.bit_count()
@@ -168,7 +163,11 @@ def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome, dt
 
 
 def _run(
-    runner: Runner, target: Target, progress: Any, schedule_json: dict[str, Any], specs: list[RunSpec]
+    runner: Runner,
+    target: Target,
+    progress: Any,
+    schedule_json: dict[str, Any],
+    specs: list[RunSpec],
 ) -> list[Outcome]:
     schedule = from_json(schedule_json)
     plan = compile_schedule(schedule, target.variants)
@@ -263,15 +262,15 @@ class Worker:
 
     def run(self, schedule: Schedule, specs: list[RunSpec]) -> list[Outcome]:
         timeout = self.hang_timeout * max(1, len(specs))
-        outcomes: list[Outcome] = self._request(("run", to_json(schedule), specs), timeout, "running")
+        outcomes: list[Outcome] = self._request(
+            ("run", to_json(schedule), specs), timeout, "running"
+        )
         return outcomes
 
     def close(self) -> None:
         if self._proc is not None and self._conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._conn.send(("stop",))
-            except OSError:
-                pass
             self._proc.join(2.0)
             if self._proc.is_alive():
                 self._proc.kill()

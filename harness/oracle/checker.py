@@ -20,9 +20,11 @@ _RANK = {"torn-value": 0, "phantom-value": 1}
 
 
 def events_by_key(
-    history: History,
+    history: History, only: list[int] | None = None,
 ) -> tuple[dict[int, list[Event]], dict[int, Finding], list[int], Namer | None, ValueProblem]:
-    """Per-key register events, value findings (torn/phantom) per key, failed ops."""
+    """Per-key register events, value findings (torn/phantom) per key, failed ops.
+
+    ``only``: the indices (ascending) of the operations to convert; default all."""
     ops = history.ops
     values = history.values
     vkey = [vi.key for vi in values]
@@ -50,7 +52,8 @@ def events_by_key(
                              f"{nm.op(op)} returned {nm.value(v)}, a value {where}.")
 
     nvals = len(values)
-    for idx, op in enumerate(ops):
+    for idx in range(len(ops)) if only is None else only:
+        op = ops[idx]
         kind = op.kind
         k = op.key
         if k is None or kind == "iterate" or kind == "len":
@@ -119,6 +122,10 @@ def events_by_key(
     return per_key, bad, errors, nm, value_problem
 
 
+VECTOR_MIN_OPS = 4000
+"""Histories with at least this many operations first clear keys in bulk (``vector``)."""
+
+
 def check(history: History, *, budget: int = 100_000) -> Verdict:
     """Decide whether ``history`` could have come from a correct (linearizable) map.
 
@@ -129,17 +136,34 @@ def check(history: History, *, budget: int = 100_000) -> Verdict:
     ``unknown_keys`` and is never turned into a violation. See :class:`Verdict` for
     how to read the result.
     """
-    per_key, bad, errors, nm, value_problem = events_by_key(history)
+    return check_with(history, budget=budget, vector=len(history.ops) >= VECTOR_MIN_OPS)
+
+
+def check_with(history: History, *, budget: int = 100_000, vector: bool = False) -> Verdict:
+    """``check``, choosing whether keys are first cleared in bulk (same verdicts)."""
+    split = None
+    if vector:
+        from .vector import split as vector_split
+        split = vector_split(history, budget)
+    cleared_steps = 0
+    if split is None:
+        per_key, bad, errors, nm, value_problem = events_by_key(history)
+        nkeys = len(per_key)
+    else:
+        plain_ops, nkeys, cleared_steps = split
+        per_key, bad, errors, nm, value_problem = events_by_key(history, plain_ops)
     ops = history.ops
-    if nm is None and (errors or any(o.kind in ("iterate", "len") for o in ops)):
+    # (a history with iterate, len or failed operations is never split)
+    if nm is None and split is None and (
+            errors or any(o.kind in ("iterate", "len") for o in ops)):
         nm = Namer(history)
     extra: list[Violation] = []
-    if nm is not None:
+    if nm is not None and split is None:
         extra = check_iteration(history, nm, per_key, bad, value_problem)
 
     violations: list[Violation] = []
     unknown: list[str] = []
-    steps = 0
+    steps = cleared_steps
     fallback_keys = 0
     for k, evs in per_key.items():
         fnd = bad.get(k)
@@ -162,7 +186,7 @@ def check(history: History, *, budget: int = 100_000) -> Verdict:
                 f"{nm.op(i)} failed: the target reported an error."))
     status = "violation" if violations else ("unknown" if unknown else "ok")
     return Verdict(status, tuple(violations), tuple(unknown),
-                   {"keys": len(per_key), "ops": len(ops), "dfs_steps": steps,
+                   {"keys": nkeys, "ops": len(ops), "dfs_steps": steps,
                     "fallback_keys": fallback_keys})
 
 
