@@ -15,7 +15,6 @@ from pathlib import Path
 from harness.engine import RandomEngine
 from harness.execute import MF_CAP_ITERATE, MF_CAP_PUT_IF_ABSENT, RunSpec
 from harness.generate import GenConfig
-from harness.oracle import Violation
 from harness.reproducer import Reproducer, save
 from harness.runner import Target
 from harness.schedule import MapConfig, from_json, to_json
@@ -118,15 +117,11 @@ def _reproducer(target: Target, finding: Finding, found: dict[str, object]) -> R
 
 
 def _died_finding(engine: RandomEngine, died: WorkerDied) -> Finding:
-    text = (
-        f"the target {'crashed' if died.kind == 'crash' else 'hung'} running this input "
-        f"({died.detail})"
-    )
     return Finding(
         index=died.index,
         schedule=to_json(engine.schedule(died.index)),
         spec=engine.run_spec(died.index),
-        violations=(Violation(cls=died.kind, key=None, ops=(), explanation=text),),
+        violations=(died.violation(),),
         trace=(),
         trace_hash=0,
         elapsed_s=0.0,

@@ -17,14 +17,14 @@ import click
 from rich.console import Console
 
 from harness.campaign import CampaignConfig, CampaignResult, CanaryFailed, Report, run_campaign
-from harness.execute import Outcome, RunSpec
+from harness.execute import RunSpec
 from harness.history import History
 from harness.inputs import InputError, LoadedInput, load_input
 from harness.oracle import Violation
 from harness.reproducer import Reproducer, save, violation_json
 from harness.runner import Target, TargetError
 from harness.schedule import to_json
-from harness.worker import Worker, WorkerDied, WorkerError
+from harness.worker import Attempt, Worker, WorkerError
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -207,25 +207,26 @@ def _load(path: Path) -> LoadedInput:
         fail(str(exc))
 
 
-def _run_in_worker(target_spec: str, loaded: LoadedInput, specs: list[RunSpec]) -> list[Outcome]:
+def _attempts(target_spec: str, loaded: LoadedInput, specs: list[RunSpec]) -> list[Attempt]:
+    """Run in a worker process: a crash or hang of the target is an attempt, not our death."""
     try:
         with Worker(target_spec) as worker:
-            return worker.run(loaded.schedule, specs)
-    except WorkerDied as died:
-        fail(
-            f"the target {'crashed' if died.kind == 'crash' else 'hung'}: {died.detail}",
-            EXIT_FINDING,
-        )
+            return worker.attempts(loaded.schedule, specs)
     except WorkerError as exc:
         fail(str(exc).splitlines()[0])
 
 
-def _verdict_of(outcomes: list[Outcome]) -> str:
-    if any(o.violations for o in outcomes):
+def _verdict_of(attempts: list[Attempt]) -> str:
+    if any(a.violations for a in attempts):
         return "violation"
-    if any(o.verdict.status == "unknown" for o in outcomes):
+    if any(a.outcome is not None and a.outcome.verdict.status == "unknown" for a in attempts):
         return "unknown"
     return "ok"
+
+
+def _trace_hash(attempt: Attempt) -> int | None:
+    o = attempt.outcome
+    return o.execution.trace_hash if o is not None and o.execution.trace else None
 
 
 def _print_violations(violations: tuple[Violation, ...]) -> None:
@@ -274,21 +275,22 @@ def run(
     spec = RunSpec(
         mode=mode, strategy=strategy, seed=seed, noise=noise if mode == "stress" else 0.0
     )
-    outcome = _run_in_worker(target_spec, loaded, [spec])[0]
-    verdict = _verdict_of([outcome])
+    attempt = _attempts(target_spec, loaded, [spec])[0]
+    verdict = _verdict_of([attempt])
     controlled = mode == "controlled"
-    trace_hash = f"0x{outcome.execution.trace_hash:016x}" if controlled else None
+    th = _trace_hash(attempt) if controlled else None
+    trace_hash = None if th is None else f"0x{th:016x}"
     path = None
-    if outcome.violations:
+    if attempt.violations:
         r = Reproducer(
             target_name=target.name,
             target_path=target.path,
             abi_version=target.abi_version,
             spec=spec,
             schedule=loaded.schedule,
-            trace=outcome.execution.trace if controlled else (),
-            trace_hash=outcome.execution.trace_hash if controlled else None,
-            violations=outcome.violations,
+            trace=attempt.outcome.execution.trace if controlled and attempt.outcome else (),
+            trace_hash=th,
+            violations=attempt.violations,
             found={"engine": "run", "input": str(schedule)},
         )
         path = save(r, artifacts)
@@ -296,19 +298,19 @@ def run(
         emit_json(
             {
                 "verdict": verdict,
-                "violations": [violation_json(v) for v in outcome.violations],
+                "violations": [violation_json(v) for v in attempt.violations],
                 "trace_hash": trace_hash,
                 "runs": 1,
-                "reproduced": 1 if outcome.violations else 0,
+                "reproduced": 1 if attempt.violations else 0,
                 "reproducer": str(path) if path else None,
             }
         )
     else:
         err.print(f"verdict: {verdict}" + (f"  (trace {trace_hash})" if trace_hash else ""))
-        _print_violations(outcome.violations)
+        _print_violations(attempt.violations)
         if path:
             err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
-    sys.exit(EXIT_FINDING if outcome.violations else EXIT_OK)
+    sys.exit(EXIT_FINDING if attempt.violations else EXIT_OK)
 
 
 @cli.command()
@@ -332,16 +334,16 @@ def repro(file: Path, runs: int | None, json_mode: bool) -> None:
         specs = [r.replay_spec()] * n
     else:
         specs = [RunSpec(mode="stress", seed=r.spec.seed + i, noise=r.spec.noise) for i in range(n)]
-    outcomes = _run_in_worker(r.target_spec, loaded, specs)
+    attempts = _attempts(r.target_spec, loaded, specs)
     wanted = r.main_class
-    reproduced = sum(1 for o in outcomes if any(v.cls == wanted for v in o.violations))
-    hashes = {o.execution.trace_hash for o in outcomes} if controlled else set()
-    trace_hash = f"0x{next(iter(hashes)):016x}" if len(hashes) == 1 else None
-    first = next((o for o in outcomes if o.violations), outcomes[0])
+    reproduced = sum(1 for a in attempts if any(v.cls == wanted for v in a.violations))
+    hashes = {_trace_hash(a) for a in attempts} if controlled else set()
+    trace_hash = f"0x{next(iter(hashes)):016x}" if len(hashes) == 1 and None not in hashes else None
+    first = next((a for a in attempts if a.violations), attempts[0])
     if json_mode:
         emit_json(
             {
-                "verdict": _verdict_of(outcomes),
+                "verdict": _verdict_of(attempts),
                 "violations": [violation_json(v) for v in first.violations],
                 "trace_hash": trace_hash,
                 "runs": n,
@@ -400,9 +402,13 @@ def explain(file: Path, context: int) -> None:
     r = loaded.reproducer
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; find one with mapfuzz fuzz or run")
-    outcome = _run_in_worker(r.target_spec, loaded, [r.replay_spec()])[0]
-    Console(highlight=False).print(render(r, outcome, context=context))
-    sys.exit(EXIT_FINDING if outcome.violations else EXIT_OK)
+    attempt = _attempts(r.target_spec, loaded, [r.replay_spec()])[0]
+    if attempt.outcome is None:
+        _print_violations(attempt.violations)
+        err.print("no interleaving to show: the target died before the execution finished")
+        sys.exit(EXIT_FINDING)
+    Console(highlight=False).print(render(r, attempt.outcome, context=context))
+    sys.exit(EXIT_FINDING if attempt.violations else EXIT_OK)
 
 
 # ---------------------------------------------------------------------------- check-history

@@ -43,6 +43,12 @@ class WorkerDied(Exception):
         self.index = index
         self.detail = detail
 
+    def violation(self) -> Violation:
+        what = "crashed" if self.kind == "crash" else "hung"
+        return Violation(
+            cls=self.kind, key=None, ops=(), explanation=f"the target {what} ({self.detail})"
+        )
+
 
 class WorkerError(Exception):
     """The worker raised: a bad target, a bad schedule or an internal error (message says)."""
@@ -59,6 +65,14 @@ class Finding:
     trace: tuple[int, ...]
     trace_hash: int
     elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One run of `Worker.attempts`: its violations, and the outcome unless the worker died."""
+
+    violations: tuple[Violation, ...]
+    outcome: Outcome | None
 
 
 @dataclass(slots=True)
@@ -266,6 +280,18 @@ class Worker:
             ("run", to_json(schedule), specs), timeout, "running"
         )
         return outcomes
+
+    def attempts(self, schedule: Schedule, specs: list[RunSpec]) -> list[Attempt]:
+        """Run each spec on ``schedule``; a run that kills or hangs the worker becomes a
+        crash or hang attempt, and the next run starts a fresh worker."""
+        out: list[Attempt] = []
+        for spec in specs:
+            try:
+                outcome = self.run(schedule, [spec])[0]
+                out.append(Attempt(outcome.violations, outcome))
+            except WorkerDied as died:
+                out.append(Attempt((died.violation(),), None))
+        return out
 
     def close(self) -> None:
         if self._proc is not None and self._conn is not None:
