@@ -498,8 +498,14 @@ static void ctl_record(mf_slot *me, uint32_t site, int kind)
                            0x9e3779b97f4a7c15ull);
     uint32_t fi = (uint32_t)(f & (MF_COV_SIZE - 1));
     uint8_t c = r->cov[fi];
-    if (c == 0)
+    if (c == 0) {
         r->cov_touched[r->ncov_touched++] = (uint16_t)fi;   /* at most MF_COV_SIZE */
+        uint64_t bit = 1ull << (fi & 63);
+        if (!(r->cov_ever[fi >> 6] & bit)) {
+            r->cov_ever[fi >> 6] |= bit;
+            r->nfeatures++;
+        }
+    }
     if (c != 255)
         r->cov[fi] = (uint8_t)(c + 1);
 

@@ -149,6 +149,8 @@ struct mf_runner {
     uint8_t *cov;
     uint16_t *cov_touched;        /* counters made non-zero this run (cleared at the next) */
     uint32_t ncov_touched;
+    uint64_t cov_ever[MF_COV_SIZE / 64];  /* counters ever non-zero in this runner's life */
+    uint32_t nfeatures;           /* bits set in cov_ever */
     uint64_t noise_thresh;        /* stress: noise when a 64-bit draw is below this */
     uint32_t site_exit;           /* site id of "thread:exit" */
     int pin;                      /* controlled mode: pin the run's threads to main's CPU */

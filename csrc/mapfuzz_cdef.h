@@ -124,6 +124,8 @@ mf_runner *mf_runner_new(const mf_target *target, uint32_t max_threads, char *er
 int  mf_runner_run(mf_runner *r, const mf_plan *plan, const mf_config *cfg, mf_result *out);
 void mf_runner_free(mf_runner *r);
 uint8_t *mf_runner_coverage(mf_runner *r);
+uint32_t mf_runner_features(mf_runner *r);
+uint32_t mf_evacmap_hash(uint64_t seed, const uint8_t *key, size_t klen);
 const char *mf_site_name(uint32_t site);
 const mf_host *mf_host_null(void);
 const mf_target *mf_evacmap(void);

@@ -152,6 +152,8 @@ void mf_runner_free(mf_runner *r);
 /* Interleaving coverage of the last controlled run: MF_COV_SIZE 8-bit counters,
  * cleared at the start of each run, stable address for the runner's life. */
 uint8_t *mf_runner_coverage(mf_runner *r);
+/* Distinct coverage counters that were ever non-zero in this runner's life. */
+uint32_t mf_runner_features(mf_runner *r);
 
 /* Site names seen so far (process-wide); NULL for an unknown id. */
 const char *mf_site_name(uint32_t site);

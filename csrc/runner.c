@@ -393,6 +393,11 @@ uint8_t *mf_runner_coverage(mf_runner *r)
     return r ? r->cov : NULL;
 }
 
+uint32_t mf_runner_features(mf_runner *r)
+{
+    return r ? r->nfeatures : 0;
+}
+
 /* ------------------------------------------------------------------ validation */
 
 static int bad(mf_result *out, const char *fmt, ...)

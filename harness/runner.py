@@ -418,6 +418,12 @@ class Runner:
             raise ValueError("this Runner is closed")
         return bytes(ffi.buffer(lib.mf_runner_coverage(self._r), COV_SIZE))
 
+    def features(self) -> int:
+        """Distinct interleaving-coverage counters hit by any controlled run of this runner."""
+        if self._r is None:
+            raise ValueError("this Runner is closed")
+        return int(lib.mf_runner_features(self._r))
+
     def close(self) -> None:
         if self._r is not None:
             lib.mf_runner_free(self._r)

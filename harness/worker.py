@@ -93,7 +93,6 @@ def _child(conn: Connection, progress: Any, target_spec: str) -> None:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ok", None))
-    seen = FeatureSet()
     while True:
         try:
             request = conn.recv()
@@ -104,7 +103,7 @@ def _child(conn: Connection, progress: Any, target_spec: str) -> None:
             return
         try:
             if kind == "fuzz":
-                reply: Any = _fuzz_batch(runner, target, progress, seen, *request[1:])
+                reply: Any = _fuzz_batch(runner, target, progress, *request[1:])
             elif kind == "run":
                 reply = _run(runner, target, progress, *request[1:])
             else:
@@ -118,7 +117,6 @@ def _fuzz_batch(
     runner: Runner,
     target: Target,
     progress: Any,
-    seen: FeatureSet,
     engine: RandomEngine,
     start: int,
     max_execs: int,
@@ -137,8 +135,6 @@ def _fuzz_batch(
         except ExecutionSetupError as exc:
             raise WorkerError(f"input {item.index}: {exc}") from exc
         result.execs += 1
-        if item.spec.mode == "controlled" and item.index % 32 == 0:
-            seen.value |= int.from_bytes(runner.coverage().translate(_NONZERO_TO_ONE), "little")
         if outcome.violations:
             result.findings.append(
                 _finding(item.index, item.schedule, item.spec, outcome, time.perf_counter() - t0)
@@ -149,19 +145,8 @@ def _fuzz_batch(
             result.unknown += 1
         if time.perf_counter() >= deadline:
             break
-    result.features = seen.value.bit_count()
+    result.features = runner.features()
     return result
-
-
-_NONZERO_TO_ONE = bytes([0] + [1] * 255)
-"""Maps every non-zero counter byte to 1, so one int holds the feature set as bytes 0/1."""
-
-
-class FeatureSet:
-    """Interleaving features seen so far in this worker (bytes 0/1 packed in an int)."""
-
-    def __init__(self) -> None:
-        self.value = 0
 
 
 def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome, dt: float) -> Finding:
