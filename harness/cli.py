@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.campaign import CampaignConfig, CampaignResult, CanaryFailed, Report, run_campaign
 from harness.execute import RunSpec
@@ -29,7 +29,6 @@ from harness.worker import Attempt, Worker, WorkerError
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -50,38 +49,70 @@ def cli() -> None:
 # ---------------------------------------------------------------------------- fuzz
 
 
-def _progress_printer(json_mode: bool) -> Callable[[CampaignResult, Report | None], None]:
-    interactive = err.is_terminal and not json_mode
-    last = [0.0]
+class FuzzProgress:
+    """Progress of a campaign on stderr: a live rich bar on a terminal, a plain line
+    every few seconds otherwise (CI logs), nothing but findings with --json."""
 
-    def progress(result: CampaignResult, report: Report | None) -> None:
+    PLAIN_PERIOD_S = 5.0
+
+    def __init__(self, json_mode: bool, seconds: float, execs: int | None) -> None:
+        self.json_mode = json_mode
+        self.live = err.is_terminal and not json_mode
+        self.last = 0.0
+        self.canary_shown = False
+        self.by_execs = execs is not None
+        self.bar = Progress(
+            TextColumn("[bold]fuzzing"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task = self.bar.add_task("fuzz", total=execs if execs else seconds, status="")
+
+    def __enter__(self) -> FuzzProgress:
+        if self.live:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.bar.stop()
+
+    def _print(self, text: str) -> None:
+        (self.bar.console if self.live else err).print(text, markup=True)
+
+    def __call__(self, result: CampaignResult, report: Report | None) -> None:
+        if result.canary and not self.canary_shown and not self.json_mode:
+            self.canary_shown = True
+            self._print(
+                f"canary: found {result.canary['variant']} after "
+                f"{result.canary['found_after_execs']} executions; fuzzing the target now"
+            )
         if report is not None:
             where = f" on key {report.key}" if report.key else ""
-            err.print(
+            self._print(
                 f"[bold red]finding:[/] {report.cls}{where} after {report.execs_to_find} "
                 f"executions ({report.first_found_s:.2f} s)\n  {report.explanation}\n"
                 f"  written to {report.reproducer}\n"
-                f"  replay with: mapfuzz repro {report.reproducer}",
-                markup=True,
+                f"  replay with: mapfuzz repro {report.reproducer}"
             )
             return
-        now = time.monotonic()
-        period = 0.5 if interactive else 5.0
-        if now - last[0] < period:
-            return
-        last[0] = now
         rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
-        line = (
-            f"{result.elapsed_s:6.1f} s  {result.execs} execs  {rate:,.0f}/s  "
-            f"features {result.features}  unknown {result.unknown}  "
-            f"findings {len(result.findings)}"
+        status = (
+            f"{result.execs} execs  {rate:,.0f}/s  features {result.features}  "
+            f"unknown {result.unknown}  findings {len(result.findings)}"
         )
-        if interactive:
-            err.print(line, end="\r")
-        else:
-            err.print(line)
-
-    return progress
+        if self.live:
+            done = result.execs if self.by_execs else result.elapsed_s
+            self.bar.update(self.task, completed=done, status=status)
+            return
+        now = time.monotonic()
+        if self.json_mode or now - self.last < self.PLAIN_PERIOD_S:
+            return
+        self.last = now
+        err.print(f"{result.elapsed_s:6.1f} s  {status}")
 
 
 @cli.command()
@@ -152,7 +183,8 @@ def fuzz(
         if cfg.canary:
             err.print("canary: checking that a planted bug is found first ...")
     try:
-        result = run_campaign(cfg, _progress_printer(json_mode))
+        with FuzzProgress(json_mode, seconds, execs) as progress:
+            result = run_campaign(cfg, progress)
     except CanaryFailed as exc:
         fail(str(exc), EXIT_INTERNAL)
     except (TargetError, ValueError) as exc:
@@ -184,11 +216,6 @@ def fuzz(
             }
         )
     else:
-        if result.canary:
-            err.print(
-                f"canary: found {result.canary['variant']} after "
-                f"{result.canary['found_after_execs']} executions"
-            )
         rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
         err.print(
             f"done: {result.execs} executions in {result.elapsed_s:.1f} s ({rate:,.0f}/s), "
