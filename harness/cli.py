@@ -172,6 +172,10 @@ def fuzz(
         keep_going=keep_going,
         canary=not no_canary,
     )
+    try:
+        Target.load(target).variant_index(variant)
+    except (TargetError, ValueError) as exc:
+        fail(str(exc))
     if not json_mode:
         what = f"{target}" + (f" variant {variant}" if variant else "")
         err.print(
