@@ -1,0 +1,76 @@
+"""Shared pieces of the `mapfuzz` command line: the command group, exit codes,
+error output, and running inputs in a worker process.
+
+Exit codes (every command): 0 ran with no finding; 1 a finding (or a reproducer
+reproduced); 2 a usage or input error; 3 an internal error or a failed canary.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+from harness.execute import RunSpec
+from harness.inputs import InputError, LoadedInput, load_input
+from harness.oracle import Violation
+from harness.worker import Attempt, Worker, WorkerError
+
+EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+"""Progress, findings and errors go to stderr; stdout carries only results (--json)."""
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    sys.exit(code)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mapfuzz")
+def cli() -> None:
+    """mapfuzz: race-detection fuzzer for concurrent hash maps."""
+
+
+def load(path: Path) -> LoadedInput:
+    try:
+        return load_input(path)
+    except InputError as exc:
+        fail(str(exc))
+
+
+def run_attempts(target_spec: str, loaded: LoadedInput, specs: list[RunSpec]) -> list[Attempt]:
+    """Run in a worker process: a crash or hang of the target is an attempt, not our death."""
+    try:
+        with Worker(target_spec) as worker:
+            return worker.attempts(loaded.schedule, specs)
+    except WorkerError as exc:
+        fail(str(exc).splitlines()[0])
+
+
+def verdict_of(attempts: list[Attempt]) -> str:
+    if any(a.violations for a in attempts):
+        return "violation"
+    if any(a.outcome is not None and a.outcome.verdict.status == "unknown" for a in attempts):
+        return "unknown"
+    return "ok"
+
+
+def trace_hash_of(attempt: Attempt) -> int | None:
+    o = attempt.outcome
+    return o.execution.trace_hash if o is not None and o.execution.trace else None
+
+
+def print_violations(violations: tuple[Violation, ...]) -> None:
+    for v in violations:
+        where = f" on key {v.key}" if v.key else ""
+        err.print(f"[bold red]{v.cls}[/]{where}: {v.explanation}", markup=True)

@@ -1,0 +1,193 @@
+"""`mapfuzz fuzz`: a campaign with live progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness.campaign import CampaignConfig, CampaignResult, CanaryFailed, Report, run_campaign
+from harness.cli.common import EXIT_FINDING, EXIT_INTERNAL, EXIT_OK, cli, emit_json, err, fail
+from harness.runner import Target, TargetError
+
+
+class FuzzProgress:
+    """Progress of a campaign on stderr: a live rich bar on a terminal, a plain line
+    every few seconds otherwise (CI logs), nothing but findings with --json."""
+
+    PLAIN_PERIOD_S = 5.0
+
+    def __init__(self, json_mode: bool, seconds: float, execs: int | None) -> None:
+        self.json_mode = json_mode
+        self.live = err.is_terminal and not json_mode
+        self.last = 0.0
+        self.canary_shown = False
+        self.by_execs = execs is not None
+        self.bar = Progress(
+            TextColumn("[bold]fuzzing"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task = self.bar.add_task("fuzz", total=execs if execs else seconds, status="")
+
+    def __enter__(self) -> FuzzProgress:
+        if self.live:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.bar.stop()
+
+    def _print(self, text: str) -> None:
+        (self.bar.console if self.live else err).print(text, markup=True)
+
+    def __call__(self, result: CampaignResult, report: Report | None) -> None:
+        if result.canary and not self.canary_shown and not self.json_mode:
+            self.canary_shown = True
+            self._print(
+                f"canary: found {result.canary['variant']} after "
+                f"{result.canary['found_after_execs']} executions; fuzzing the target now"
+            )
+        if report is not None:
+            where = f" on key {report.key}" if report.key else ""
+            self._print(
+                f"[bold red]finding:[/] {report.cls}{where} after {report.execs_to_find} "
+                f"executions ({report.first_found_s:.2f} s)\n  {report.explanation}\n"
+                f"  written to {report.reproducer}\n"
+                f"  replay with: mapfuzz repro {report.reproducer}"
+            )
+            return
+        rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
+        status = (
+            f"{result.execs} execs  {rate:,.0f}/s  features {result.features}  "
+            f"unknown {result.unknown}  findings {len(result.findings)}"
+        )
+        if self.live:
+            done = result.execs if self.by_execs else result.elapsed_s
+            self.bar.update(self.task, completed=done, status=status)
+            return
+        now = time.monotonic()
+        if self.json_mode or now - self.last < self.PLAIN_PERIOD_S:
+            return
+        self.last = now
+        err.print(f"{result.elapsed_s:6.1f} s  {status}")
+
+
+@cli.command()
+@click.option(
+    "--target", default="evacmap", show_default=True, help="evacmap or a path to a target .so"
+)
+@click.option("--variant", default=None, help="seeded bug to run (default: the correct map)")
+@click.option("--engine", type=click.Choice(["random"]), default="random", show_default=True)
+@click.option(
+    "--mode", type=click.Choice(["controlled", "stress"]), default="controlled", show_default=True
+)
+@click.option("--strategy", type=click.Choice(["pct", "random"]), default="pct", show_default=True)
+@click.option(
+    "--time",
+    "seconds",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="time budget in seconds",
+)
+@click.option("--execs", type=click.IntRange(min=1), default=None, help="execution budget")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--artifacts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("artifacts"),
+    show_default=True,
+    help="where reproducers are written",
+)
+@click.option("--keep-going", is_flag=True, help="do not stop at the first finding")
+@click.option("--no-canary", is_flag=True, help="skip the canary self-check (not recommended)")
+@click.option("--json", "json_mode", is_flag=True, help="print one JSON object at the end")
+def fuzz(
+    target: str,
+    variant: str | None,
+    engine: str,
+    mode: str,
+    strategy: str,
+    seconds: float,
+    execs: int | None,
+    seed: int,
+    artifacts: Path,
+    keep_going: bool,
+    no_canary: bool,
+    json_mode: bool,
+) -> None:
+    """Fuzz a map: generated schedules on real threads, every execution judged by the oracle."""
+    cfg = CampaignConfig(
+        target=target,
+        variant=variant,
+        mode=mode,
+        strategy=strategy,
+        seed=seed,
+        seconds=seconds,
+        max_execs=execs,
+        artifacts=artifacts,
+        keep_going=keep_going,
+        canary=not no_canary,
+    )
+    try:
+        Target.load(target).variant_index(variant)
+    except (TargetError, ValueError) as exc:
+        fail(str(exc))
+    if not json_mode:
+        what = f"{target}" + (f" variant {variant}" if variant else "")
+        err.print(
+            f"fuzzing {what}: {mode} mode"
+            + (f", {strategy}" if mode == "controlled" else "")
+            + f", seed {seed}, budget {seconds:g} s"
+            + (f" / {execs} execs" if execs else "")
+        )
+        if cfg.canary:
+            err.print("canary: checking that a planted bug is found first ...")
+    try:
+        with FuzzProgress(json_mode, seconds, execs) as progress:
+            result = run_campaign(cfg, progress)
+    except CanaryFailed as exc:
+        fail(str(exc), EXIT_INTERNAL)
+    except (TargetError, ValueError) as exc:
+        fail(str(exc))
+    if json_mode:
+        emit_json(
+            {
+                "target": result.target,
+                "variant": result.variant,
+                "engine": result.engine,
+                "mode": result.mode,
+                "seed": result.seed,
+                "elapsed_s": round(result.elapsed_s, 3),
+                "execs": result.execs,
+                "execs_per_s": round(result.execs / result.elapsed_s, 1)
+                if result.elapsed_s
+                else 0.0,
+                "canary": result.canary,
+                "findings": [
+                    {
+                        "class": f.cls,
+                        "key": f.key,
+                        "first_found_s": round(f.first_found_s, 3),
+                        "execs_to_find": f.execs_to_find,
+                        "reproducer": str(f.reproducer),
+                    }
+                    for f in result.findings
+                ],
+            }
+        )
+    else:
+        rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
+        err.print(
+            f"done: {result.execs} executions in {result.elapsed_s:.1f} s ({rate:,.0f}/s), "
+            f"{len(result.findings)} finding(s), {result.unknown} undecided (unknown)"
+        )
+    sys.exit(EXIT_FINDING if result.findings else EXIT_OK)

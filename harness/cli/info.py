@@ -1,0 +1,66 @@
+"""`mapfuzz targets` and `mapfuzz bench`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from harness.cli.common import cli, emit_json, err, fail
+from harness.runner import Target, TargetError
+
+CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--json", "json_mode", is_flag=True)
+def targets(paths: tuple[str, ...], json_mode: bool) -> None:
+    """List targets: the built-in evacmap and any target .so given."""
+    rows: list[dict[str, Any]] = []
+    for spec in ("evacmap", *paths):
+        try:
+            t = Target.load(spec)
+        except TargetError as exc:
+            fail(str(exc))
+        caps = [name for bit, name in CAP_NAMES.items() if t.caps & bit]
+        rows.append(
+            {
+                "name": t.name,
+                "path": t.path,
+                "abi_version": t.abi_version,
+                "caps": caps,
+                "variants": list(t.variants),
+            }
+        )
+    if json_mode:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['name']}  ({row['path'] or 'built-in'}, ABI v{row['abi_version']})")
+        click.echo(f"  caps: {', '.join(row['caps']) or 'none'}")
+        variants = row["variants"]
+        click.echo(f"  variants ({len(variants)}): {', '.join(variants) or 'none'}")
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="fewer seeds and shorter budgets")
+@click.option("--json", "json_mode", is_flag=True)
+@click.option(
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("BENCHMARKS.md"),
+    show_default=True,
+)
+def bench(quick: bool, json_mode: bool, output: Path) -> None:
+    """Measure detection of every seeded bug, throughput and oracle speed; write BENCHMARKS.md."""
+    from harness.bench import run_bench, write_markdown
+
+    results = run_bench(quick=quick, log=None if json_mode else err.print)
+    write_markdown(results, output)
+    if json_mode:
+        emit_json(results)
+    else:
+        err.print(f"written to {output}")

@@ -1,0 +1,201 @@
+"""`mapfuzz run`, `repro`, `show` and `explain`: one input, replayed and explained."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from harness.cli.common import (
+    EXIT_FINDING,
+    EXIT_OK,
+    cli,
+    emit_json,
+    err,
+    fail,
+    load,
+    print_violations,
+    run_attempts,
+    trace_hash_of,
+    verdict_of,
+)
+from harness.execute import RunSpec
+from harness.reproducer import Reproducer, save, violation_json
+from harness.runner import Target, TargetError
+from harness.schedule import to_json
+
+
+@cli.command()
+@click.argument("schedule", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--mode", type=click.Choice(["controlled", "stress"]), default="controlled", show_default=True
+)
+@click.option("--strategy", type=click.Choice(["pct", "random"]), default="pct", show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--noise",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="stress mode: probability of noise at a schedule point",
+)
+@click.option(
+    "--artifacts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("artifacts"),
+    show_default=True,
+)
+@click.option("--json", "json_mode", is_flag=True)
+def run(
+    schedule: Path,
+    mode: str,
+    strategy: str,
+    seed: int,
+    noise: float,
+    artifacts: Path,
+    json_mode: bool,
+) -> None:
+    """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it."""
+    loaded = load(schedule)
+    target_spec = loaded.schedule.config.target
+    try:
+        target = Target.load(target_spec)
+    except TargetError as exc:
+        fail(str(exc))
+    spec = RunSpec(
+        mode=mode, strategy=strategy, seed=seed, noise=noise if mode == "stress" else 0.0
+    )
+    attempt = run_attempts(target_spec, loaded, [spec])[0]
+    verdict = verdict_of([attempt])
+    controlled = mode == "controlled"
+    th = trace_hash_of(attempt) if controlled else None
+    trace_hash = None if th is None else f"0x{th:016x}"
+    path = None
+    if attempt.violations:
+        r = Reproducer(
+            target_name=target.name,
+            target_path=target.path,
+            abi_version=target.abi_version,
+            spec=spec,
+            schedule=loaded.schedule,
+            trace=attempt.outcome.execution.trace if controlled and attempt.outcome else (),
+            trace_hash=th,
+            violations=attempt.violations,
+            found={"engine": "run", "input": str(schedule)},
+        )
+        path = save(r, artifacts)
+    if json_mode:
+        emit_json(
+            {
+                "verdict": verdict,
+                "violations": [violation_json(v) for v in attempt.violations],
+                "trace_hash": trace_hash,
+                "runs": 1,
+                "reproduced": 1 if attempt.violations else 0,
+                "reproducer": str(path) if path else None,
+            }
+        )
+    else:
+        err.print(f"verdict: {verdict}" + (f"  (trace {trace_hash})" if trace_hash else ""))
+        print_violations(attempt.violations)
+        if path:
+            err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
+    sys.exit(EXIT_FINDING if attempt.violations else EXIT_OK)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="replays (default 1 for controlled reproducers, 20 for stress)",
+)
+@click.option("--json", "json_mode", is_flag=True)
+def repro(file: Path, runs: int | None, json_mode: bool) -> None:
+    """Replay a reproducer: exactly (controlled) or N times counting hits (stress)."""
+    loaded = load(file)
+    r = loaded.reproducer
+    if r is None:
+        fail(f"{file} is a {loaded.kind} file, not a reproducer; run it with: mapfuzz run {file}")
+    controlled = r.spec.mode == "controlled"
+    n = runs or (1 if controlled else 20)
+    if controlled:
+        specs = [r.replay_spec()] * n
+    else:
+        specs = [RunSpec(mode="stress", seed=r.spec.seed + i, noise=r.spec.noise) for i in range(n)]
+    attempts = run_attempts(r.target_spec, loaded, specs)
+    wanted = r.main_class
+    reproduced = sum(1 for a in attempts if any(v.cls == wanted for v in a.violations))
+    hashes = {trace_hash_of(a) for a in attempts} if controlled else set()
+    trace_hash = f"0x{next(iter(hashes)):016x}" if len(hashes) == 1 and None not in hashes else None
+    first = next((a for a in attempts if a.violations), attempts[0])
+    if json_mode:
+        emit_json(
+            {
+                "verdict": verdict_of(attempts),
+                "violations": [violation_json(v) for v in first.violations],
+                "trace_hash": trace_hash,
+                "runs": n,
+                "reproduced": reproduced,
+            }
+        )
+    else:
+        err.print(
+            f"{file}: {wanted} reproduced in {reproduced} of {n} run(s)"
+            + (f", trace {trace_hash}" if trace_hash else "")
+        )
+        if (
+            controlled
+            and r.trace_hash is not None
+            and trace_hash is not None
+            and int(trace_hash, 16) != r.trace_hash
+        ):
+            err.print(
+                "note: the replay's trace hash differs from the recorded one: "
+                "the target or mapfuzz changed since the reproducer was written"
+            )
+        print_violations(first.violations)
+    sys.exit(EXIT_FINDING if reproduced else EXIT_OK)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def show(file: Path) -> None:
+    """Print a schedule, reproducer or raw fuzz input as JSON."""
+    loaded = load(file)
+    if loaded.reproducer is not None:
+        from harness.reproducer import to_json_obj
+
+        click.echo(json.dumps(to_json_obj(loaded.reproducer), indent=1))
+    else:
+        click.echo(json.dumps(to_json(loaded.schedule), indent=1))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--context",
+    type=click.IntRange(min=0),
+    default=12,
+    show_default=True,
+    help="schedule points shown around the witnessing operations",
+)
+def explain(file: Path, context: int) -> None:
+    """Show the interleaving around a reproducer's violation, one column per thread."""
+    from harness.explain import render
+
+    loaded = load(file)
+    r = loaded.reproducer
+    if r is None:
+        fail(f"{file} is a {loaded.kind} file, not a reproducer; find one with mapfuzz fuzz or run")
+    attempt = run_attempts(r.target_spec, loaded, [r.replay_spec()])[0]
+    if attempt.outcome is None:
+        print_violations(attempt.violations)
+        err.print("no interleaving to show: the target died before the execution finished")
+        sys.exit(EXIT_FINDING)
+    Console(highlight=False).print(render(r, attempt.outcome, context=context))
+    sys.exit(EXIT_FINDING if attempt.violations else EXIT_OK)
