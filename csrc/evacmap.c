@@ -93,10 +93,22 @@
  *   it searches the new table only; otherwise it searches the old table, and if
  *   the key is absent there it re-reads u's state: still 0 means nothing moved,
  *   the answer is "absent"; otherwise it searches the new table, which received
- *   every copy before the old slot was marked EVAC. A reader therefore never
- *   answers "absent" because an evacuation moved the key during the read (bug
- *   #12). A value found in the old table was current when its group validated,
- *   since no write to the key lands anywhere before its unit is done.
+ *   every copy before the old slot was marked EVAC. A value found in the old
+ *   table was current when its group validated, since no write to the key
+ *   lands anywhere before its unit is done.
+ *   Reading a table that became old under the reader: the desc a reader loaded
+ *   can be overtaken at any time. A reader that loaded {cur = T, old = NULL}
+ *   (or a growing desc whose cur is T) may scan T after a growth from T was
+ *   published and T's units evacuated: the key's slot is then EVAC and the run
+ *   still ends at an EMPTY, so the scan says "absent" although the key sits in
+ *   the new table. So an "absent" from the cur table is trusted only if the
+ *   desc pointer is unchanged after the scan (desc_moved); otherwise the lookup
+ *   restarts. Evacuation marks slots EVAC only after publishing the desc that
+ *   makes T old, so a scan that saw a mark sees the new desc on the re-check.
+ *   (Found by stress mode: get(k) loaded the steady desc of a 1-group table,
+ *   a put grew it and evacuated its only unit, get scanned the old group:
+ *   7 EVAC, 1 EMPTY, "absent".) Together: a reader never answers "absent"
+ *   because an evacuation moved the key during the read (bug #12, #11).
  *   Long values: the reader validates the blob pointer under the seqlock, then
  *   copies the blob outside it; blobs are immutable and epoch-protected.
  *   len takes the writer lock, so it is exact (MF_CAP_EXACT_LEN): no reader can
@@ -127,8 +139,10 @@
  * (grow:publish, grow:published, grow:finish, grow:finished), before retire and
  * free (mem:retire, mem:free), on a seqcount retry (read:seq-retry,
  * iter:seq-retry), between a reader's choice of table and its scan
- * (read:old-chosen), per unit or group of an iteration. Every spin (writer lock,
- * odd seqcount) calls host->blocked.
+ * (read:old-chosen, read:evac-recheck, read:cur-chosen: a whole growth can run
+ * in that gap), on a reader's restart because the desc moved (read:desc-moved),
+ * per unit or group of an iteration. Every spin (writer lock, odd seqcount)
+ * calls host->blocked.
  *
  * Invariants (quiescent; check() verifies them, citing the number):
  *   I1  m->count equals the number of live slots in cur and old.
@@ -691,8 +705,9 @@ static ev_table *table_new(uint64_t ngroups)
 
 static inline uint64_t table_limit(const ev_table *t) { return t->ngroups * 7; } /* 7/8 of slots */
 
-/* Readers: the current geometry. */
-static void load_desc(evacmap *m, ev_desc *out)
+/* Readers: the current geometry. Returns the desc pointer it loaded (the token
+ * desc_moved() compares), NULL for geometry-split-publish, which has none. */
+static const ev_desc *load_desc(evacmap *m, ev_desc *out)
 {
     if (V(m, V_GEOMETRY_SPLIT_PUBLISH)) {
         /* BUG geometry-split-publish: two independent loads. Each acquire pairs
@@ -700,12 +715,43 @@ static void load_desc(evacmap *m, ev_desc *out)
          * initialised), but the pair is not one snapshot. */
         out->cur = atomic_load_explicit(&m->split_cur, memory_order_acquire);
         out->old = atomic_load_explicit(&m->split_old, memory_order_acquire);
-        return;
+        return NULL;
     }
     /* Acquire: pairs with publish()'s release store; the table header, groups
      * and embedded desc it points to are fully initialised for us. Without it a
      * reader could index a table whose ctrl bytes are not yet EMPTY. */
-    *out = *atomic_load_explicit(&m->desc, memory_order_acquire);
+    const ev_desc *dp = atomic_load_explicit(&m->desc, memory_order_acquire);
+    *out = *dp;
+    return dp;
+}
+
+/* Readers, after a scan that found nothing: has any desc been published since
+ * load_desc returned dp (or, for geometry-split-publish, the pair d)? Each desc
+ * is published at most once (a table's dgrow when its growth starts, its
+ * dsteady when that growth ends), and the reader's epoch keeps every table it
+ * may have loaded, with the descs embedded in it, from being freed and its
+ * address reused: an unchanged pointer means no growth started or finished
+ * in between, so no evacuation touched the table just scanned. */
+static int desc_moved(evacmap *m, const ev_desc *dp, const ev_desc *d)
+{
+    if (!dp)
+        /* geometry-split-publish: re-read the two fields it read (acquire, as
+         * in load_desc). An unchanged pair still lets the seeded split window
+         * through: that bug is the pair, not this check. */
+        return atomic_load_explicit(&m->split_cur, memory_order_acquire) != d->cur ||
+               atomic_load_explicit(&m->split_old, memory_order_acquire) != d->old;
+    /* Acquire, as load_desc (pairs with publish()'s release store), though the
+     * check needs only coherence: an evacuation runs after its growth's
+     * publish() in the same writer, and every slot it moves is marked EVAC
+     * inside a seqcount bracket. A validated scan that saw an EVAC mark
+     * acquired that bracket's seq_end (tab_find's acquire load of seq), so the
+     * publication happens-before this load, which cannot return the desc we
+     * scanned under. Without this re-check a reader that loaded the desc before
+     * a growth started (or before the growth after the one it saw) scans a
+     * table being evacuated under it, finds the key's slot EVAC and the run's
+     * EMPTY, and answers a false "absent" (bug #12, .NET DacEnumerableHash;
+     * #11 cht). */
+    return atomic_load_explicit(&m->desc, memory_order_acquire) != dp;
 }
 
 /* Writer-only. */
@@ -865,12 +911,14 @@ static inline uint32_t unit_state(ev_table *o, uint64_t u)
     return atomic_load_explicit(&o->g[u].done, memory_order_acquire);
 }
 
-/* Lock-free lookup from the current desc; restarts on any validation failure. */
+/* Lock-free lookup from the current desc; restarts on any validation failure,
+ * and on an "absent" from the current table once the desc has moved on. */
 static int lookup(evacmap *m, uint32_t h, size_t klen, const uint64_t kw[4], ev_loc *L)
 {
     for (;;) {
         ev_desc d;
-        load_desc(m, &d);
+        const ev_desc *dp = load_desc(m, &d);
+        int evac_recheck = 0;
         if (d.old) {
             ev_table *o = d.old;
             uint64_t u = home(h, o->mask);
@@ -888,11 +936,29 @@ static int lookup(evacmap *m, uint32_t h, size_t klen, const uint64_t kw[4], ev_
                 if (V(m, V_READER_ABSENT_NO_EVAC_RECHECK) || unit_state(o, u) == ST_TODO)
                     return R_ABSENT;
                 pt(m, "read:evac-recheck");
+                evac_recheck = 1;
             }
         }
+        /* The window between choosing cur and scanning it: a growth can start
+         * here (or, when d.old is set, the next one) and evacuate the table we
+         * are about to scan. read:evac-recheck already marks that gap on the
+         * fall-through path. */
+        if (!evac_recheck)
+            pt(m, "read:cur-chosen");
         int r = tab_find(m, d.cur, h, klen, kw, L);
-        if (r != R_RETRY)
-            return r;
+        if (r == R_RETRY)
+            continue;
+        /* A key found live was current when its group validated (no write to a
+         * key lands before its unit is done). An absent key is trusted only if
+         * no growth moved keys out of d.cur meanwhile (see desc_moved). The
+         * old-table "absent while TODO" answer above needs no such check: a
+         * unit still TODO has moved nothing, and a growth cannot finish (nor a
+         * later one start) before every unit is done. */
+        if (r == R_ABSENT && desc_moved(m, dp, &d)) {
+            pt(m, "read:desc-moved");
+            continue;
+        }
+        return r;
     }
 }
 
