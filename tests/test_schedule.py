@@ -16,7 +16,6 @@ from harness.schedule import (
     MAX_OPS,
     MAX_PREFILL,
     MAX_THREADS,
-    OP_KINDS,
     MapConfig,
     Op,
     Schedule,
@@ -28,50 +27,9 @@ from harness.schedule import (
     loads,
     to_json,
 )
-from harness.values import SIZE_RANGES, VALUE_TYPES, Key, encode_key
+from harness.strategies import schedules
 
-# ---- strategies ------------------------------------------------------------------
-
-keys_st: st.SearchStrategy[Key] = st.one_of(
-    st.integers(-(1 << 63), (1 << 63) - 1),
-    st.integers(-3, 300),
-    st.text(max_size=12).filter(lambda s: len(s.encode()) <= 31),
-    st.binary(max_size=31),
-)
-
-
-@st.composite
-def ops_st(draw: st.DrawFn, nkeys: int, kinds: tuple[str, ...] = OP_KINDS) -> Op:
-    kind = draw(st.sampled_from(kinds))
-    if kind in ("iterate", "len"):
-        return Op(kind)
-    key = draw(st.integers(0, nkeys - 1))
-    if kind in ("get", "delete"):
-        return Op(kind, key)
-    vtype = draw(st.sampled_from(VALUE_TYPES))
-    lo, hi = SIZE_RANGES[vtype]
-    return Op(kind, key, vtype, draw(st.integers(lo, hi)))
-
-
-@st.composite
-def schedules(
-    draw: st.DrawFn, max_threads: int = 4, max_ops: int = 12, max_prefill: int = 8
-) -> Schedule:
-    """Valid schedules; the ``max_*`` bounds keep examples small (limits are larger)."""
-    keys = draw(st.lists(keys_st, min_size=1, max_size=10, unique_by=lambda k: encode_key(k)))
-    n = len(keys)
-    config = MapConfig(
-        target=draw(st.sampled_from(["evacmap", "other"])),
-        variant=draw(st.none() | st.sampled_from(["lost-write", "torn"])),
-        hash_seed=draw(st.integers(0, (1 << 64) - 1)),
-        capacity=draw(st.integers(0, MAX_CAPACITY)),
-    )
-    prefill = draw(st.lists(ops_st(n, ("put",)), max_size=max_prefill))
-    threads = draw(
-        st.lists(st.lists(ops_st(n), max_size=max_ops), min_size=1, max_size=max_threads)
-    )
-    s = Schedule(config, tuple(keys), tuple(prefill), tuple(tuple(t) for t in threads))
-    return s.validate()
+# ---- strategies: harness.strategies (public) ----------------------------------
 
 
 # ---- model -----------------------------------------------------------------------

@@ -11,6 +11,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.campaign import CampaignConfig, CampaignResult, CanaryFailed, Report, run_campaign
 from harness.cli.common import EXIT_FINDING, EXIT_INTERNAL, EXIT_OK, cli, emit_json, err, fail
+from harness.frontends.atheris_driver import (
+    INSTALL_HINT,
+    AtherisMissing,
+    AtherisResult,
+    atheris_available,
+    run_atheris_campaign,
+)
+from harness.frontends.hypothesis_engine import run_hypothesis_campaign
 from harness.runner import Target, TargetError
 
 
@@ -64,10 +72,16 @@ class FuzzProgress:
                 f"  replay with: mapfuzz repro {report.reproducer}"
             )
             return
+        if not result.execs:
+            return
         rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
+        if isinstance(result, AtherisResult):
+            extra = f"corpus {result.corpus}"
+        else:
+            extra = f"unknown {result.unknown}"
         status = (
             f"{result.execs} execs  {rate:,.0f}/s  features {result.features}  "
-            f"unknown {result.unknown}  findings {len(result.findings)}"
+            f"{extra}  findings {len(result.findings)}"
         )
         if self.live:
             done = result.execs if self.by_execs else result.elapsed_s
@@ -85,7 +99,14 @@ class FuzzProgress:
     "--target", default="evacmap", show_default=True, help="evacmap or a path to a target .so"
 )
 @click.option("--variant", default=None, help="seeded bug to run (default: the correct map)")
-@click.option("--engine", type=click.Choice(["random"]), default="random", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["random", "atheris", "hypothesis"]),
+    default="random",
+    show_default=True,
+    help="random: the built-in generator; atheris: libFuzzer with interleaving coverage "
+    "(a subprocess; needs the fuzz extra); hypothesis: the no-finding property, shrunk",
+)
 @click.option(
     "--mode", type=click.Choice(["controlled", "stress"]), default="controlled", show_default=True
 )
@@ -110,6 +131,13 @@ class FuzzProgress:
 @click.option("--keep-going", is_flag=True, help="do not stop at the first finding")
 @click.option("--no-canary", is_flag=True, help="skip the canary self-check (not recommended)")
 @click.option("--json", "json_mode", is_flag=True, help="print one JSON object at the end")
+@click.option(
+    "--corpus",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="atheris: the corpus directory libFuzzer reads and grows (default: a temporary one)",
+)
+@click.argument("libfuzzer_flags", nargs=-1, type=click.UNPROCESSED)
 def fuzz(
     target: str,
     variant: str | None,
@@ -123,8 +151,14 @@ def fuzz(
     keep_going: bool,
     no_canary: bool,
     json_mode: bool,
+    corpus: Path | None,
+    libfuzzer_flags: tuple[str, ...],
 ) -> None:
-    """Fuzz a map: generated schedules on real threads, every execution judged by the oracle."""
+    """Fuzz a map: generated schedules on real threads, every execution judged by the oracle.
+
+    With --engine atheris, raw libFuzzer flags go after `--`, e.g.
+    `mapfuzz fuzz --engine atheris --time 60 -- -max_len=4096 -use_value_profile=1`.
+    """
     cfg = CampaignConfig(
         target=target,
         variant=variant,
@@ -141,10 +175,20 @@ def fuzz(
         Target.load(target).variant_index(variant)
     except (TargetError, ValueError) as exc:
         fail(str(exc))
+    if libfuzzer_flags and engine != "atheris":
+        fail(f"raw libFuzzer flags ({' '.join(libfuzzer_flags)}) need --engine atheris")
+    if corpus is not None and engine != "atheris":
+        fail("--corpus is for --engine atheris")
+    if engine != "random" and mode != "controlled":
+        fail(f"--engine {engine} runs in controlled mode only (the seed comes from the input)")
+    if engine != "random" and keep_going:
+        fail(f"--keep-going is for --engine random; {engine} stops at its first finding")
+    if engine == "atheris" and not atheris_available():
+        fail(f"atheris is not installed; install it with: {INSTALL_HINT}")
     if not json_mode:
         what = f"{target}" + (f" variant {variant}" if variant else "")
         err.print(
-            f"fuzzing {what}: {mode} mode"
+            f"fuzzing {what} with {engine}: {mode} mode"
             + (f", {strategy}" if mode == "controlled" else "")
             + f", seed {seed}, budget {seconds:g} s"
             + (f" / {execs} execs" if execs else "")
@@ -152,12 +196,24 @@ def fuzz(
         if cfg.canary:
             err.print("canary: checking that a planted bug is found first ...")
     try:
+        result: CampaignResult
         with FuzzProgress(json_mode, seconds, execs) as progress:
-            result = run_campaign(cfg, progress)
+            if engine == "atheris":
+                result = run_atheris_campaign(
+                    cfg, progress, corpus=corpus, extra=libfuzzer_flags
+                )
+            elif engine == "hypothesis":
+                result = run_hypothesis_campaign(cfg, progress)
+            else:
+                result = run_campaign(cfg, progress)
     except CanaryFailed as exc:
         fail(str(exc), EXIT_INTERNAL)
+    except AtherisMissing as exc:
+        fail(str(exc))
     except (TargetError, ValueError) as exc:
         fail(str(exc))
+    except RuntimeError as exc:
+        fail(str(exc), EXIT_INTERNAL)
     if json_mode:
         emit_json(
             {
@@ -190,4 +246,11 @@ def fuzz(
             f"done: {result.execs} executions in {result.elapsed_s:.1f} s ({rate:,.0f}/s), "
             f"{len(result.findings)} finding(s), {result.unknown} undecided (unknown)"
         )
+        if isinstance(result, AtherisResult):
+            err.print(
+                f"libFuzzer: {result.features} features, corpus {result.corpus} inputs"
+                + (f" in {corpus}" if corpus else "")
+            )
+            for crash in result.crash_files:
+                err.print(f"libFuzzer crash input: {crash}")
     sys.exit(EXIT_FINDING if result.findings else EXIT_OK)

@@ -1,0 +1,31 @@
+"""Shared by the atheris entry points in this directory (thin: the harness lives in
+``harness.frontends.atheris_target``; see its docstring for the options).
+
+``run(__file__, family)`` fixes the target family, keeps argv[0] re-exec safe (the
+absolute path of the calling script, so -fork/-jobs/-merge/-minimize_crash work)
+and hands over to libFuzzer.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from harness.frontends.atheris_target import main
+
+
+def run(script: str, family: str) -> None:
+    argv = list(sys.argv)
+    has_target = any(a.startswith("--target=") for a in argv[1:])
+    if family == "evacmap":
+        if has_target and "--target=evacmap" not in argv:
+            sys.stderr.write("error: fuzz/evacmap.py fuzzes evacmap; use fuzz/external.py\n")
+            sys.exit(2)
+        if not has_target:
+            argv.insert(1, "--target=evacmap")
+    elif not has_target:
+        sys.stderr.write(
+            f"error: {script}: pass the target library: --target=/path/to/map.so "
+            "(it must export mf_target_v1, see csrc/mapfuzz_target.h)\n"
+        )
+        sys.exit(2)
+    main(argv, script=script)
