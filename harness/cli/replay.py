@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -26,6 +27,7 @@ from harness.execute import RunSpec
 from harness.reproducer import Reproducer, save, violation_json
 from harness.runner import Target, TargetError
 from harness.schedule import to_json
+from harness.worker import WorkerError
 
 
 @cli.command()
@@ -114,13 +116,44 @@ def run(
     default=None,
     help="replays (default 1 for controlled reproducers, 20 for stress)",
 )
+@click.option(
+    "--to-controlled",
+    is_flag=True,
+    help="stress reproducer: search controlled schedules of the same operations for a "
+    "deterministic witness of the same class, and write it as a new reproducer",
+)
+@click.option(
+    "--budget",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="--to-controlled: controlled runs to try",
+)
+@click.option(
+    "--artifacts",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("artifacts"),
+    show_default=True,
+    help="--to-controlled: where the witness is written",
+)
 @click.option("--json", "json_mode", is_flag=True)
-def repro(file: Path, runs: int | None, json_mode: bool) -> None:
-    """Replay a reproducer: exactly (controlled) or N times counting hits (stress)."""
+def repro(
+    file: Path,
+    runs: int | None,
+    to_controlled: bool,
+    budget: int,
+    artifacts: Path,
+    json_mode: bool,
+) -> None:
+    """Replay a reproducer: exactly (controlled) or N times counting hits (stress).
+
+    With --to-controlled, turn a stress finding into a controlled one instead."""
     loaded = load(file)
     r = loaded.reproducer
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; run it with: mapfuzz run {file}")
+    if to_controlled:
+        _to_controlled(file, r, budget, artifacts, json_mode)
     controlled = r.spec.mode == "controlled"
     n = runs or (1 if controlled else 20)
     if controlled:
@@ -160,6 +193,51 @@ def repro(file: Path, runs: int | None, json_mode: bool) -> None:
             )
         print_violations(first.violations)
     sys.exit(EXIT_FINDING if reproduced else EXIT_OK)
+
+
+def _to_controlled(
+    file: Path, r: Reproducer, budget: int, artifacts: Path, json_mode: bool
+) -> NoReturn:
+    from harness.tmin import WorkerRuns
+    from harness.witness import find_witness
+
+    if r.spec.mode == "controlled":
+        fail(f"{file} is already a controlled reproducer; replay it with: mapfuzz repro {file}")
+    runs = WorkerRuns(r.target_spec)
+    try:
+        result = find_witness(r, runs, budget)
+    except WorkerError as exc:
+        fail(str(exc).splitlines()[0])
+    finally:
+        runs.close()
+    w = result.reproducer
+    path = save(w, artifacts) if w is not None else None
+    if json_mode:
+        emit_json(
+            {
+                "input": str(file),
+                "class": r.main_class,
+                "found": w is not None,
+                "same_key": result.same_key,
+                "attempts": result.attempts,
+                "budget": budget,
+                "reproducer": str(path) if path else None,
+            }
+        )
+    elif w is None or path is None:
+        err.print(
+            f"{file}: no controlled witness of {r.main_class} in {result.attempts} attempts; "
+            "the bug may need a hardware reordering (controlled mode cannot reach those), "
+            "or a larger --budget"
+        )
+    else:
+        where = "on the same key" if result.same_key else "on another key"
+        err.print(
+            f"controlled witness of {w.main_class} {where} after {result.attempts} attempt(s) "
+            f"({w.spec.strategy}, seed {w.spec.seed})"
+        )
+        err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
+    sys.exit(EXIT_FINDING if w is not None else EXIT_OK)
 
 
 @cli.command()

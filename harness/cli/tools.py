@@ -1,0 +1,157 @@
+"""`mapfuzz tmin` and `mapfuzz cmin`: shrink one reproducer, shrink a corpus."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from harness.cli.common import EXIT_OK, EXIT_USAGE, cli, emit_json, err, fail, load
+from harness.cmin import CminError, minimise_corpus, output_name, write_output
+from harness.reproducer import Reproducer, ReproducerError, save, to_json_obj
+from harness.schedule import MapConfig
+from harness.tmin import LocalRuns, Runs, StressPolicy, TminError, WorkerRuns, minimise, sizes
+from harness.worker import WorkerError
+
+
+def write_reproducer(r: Reproducer, target: str) -> Path:
+    """``target`` a directory (existing, or ending in /): a content-hash name inside it.
+    Otherwise the exact file; an existing file with other content is never overwritten."""
+    out = Path(target)
+    if out.is_dir() or target.endswith("/"):
+        return save(r, out)
+    text = json.dumps(to_json_obj(r), indent=1) + "\n"
+    if out.exists():
+        if out.read_text() == text:
+            return out
+        raise ReproducerError(f"{out} exists; refusing to overwrite it (pass a new name or a "
+                              "directory, where the result gets a content-hash name)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text)
+    tmp.rename(out)
+    return out
+
+
+def _size_text(d: dict[str, int]) -> str:
+    return f"{d['threads']} threads, {d['ops']} ops, {d['preemptions']} preemptions"
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", type=click.Path(), required=True,
+              help="result file (never overwritten) or directory (content-hash name)")
+@click.option("--time", "seconds", type=click.FloatRange(min=0.1), default=60.0,
+              show_default=True, help="time budget; the best result so far is kept")
+@click.option("--runs", "n", type=click.IntRange(min=1), default=10, show_default=True,
+              help="stress reproducers: runs per candidate (N)")
+@click.option("--min-hits", "k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="stress reproducers: failing runs a candidate needs (k of N)")
+@click.option("--in-process", is_flag=True,
+              help="run candidates in this process (faster; a target crash ends tmin)")
+@click.option("--json", "json_mode", is_flag=True)
+def tmin(file: Path, out: str, seconds: float, n: int, k: int, in_process: bool,
+         json_mode: bool) -> None:
+    """Shrink a reproducer: fewer threads, ops, prefill, keys and preemptions, same failure.
+
+    Keeps the failure signature: the violation class on the key that plays the same
+    part (descends from the same key of the input). Controlled reproducers take one
+    deterministic run per candidate; stress ones need k of N failing runs."""
+    if k > n:
+        fail(f"--min-hits {k} is more than --runs {n}")
+    loaded = load(file)
+    r = loaded.reproducer
+    if r is None:
+        fail(f"{file} is a {loaded.kind} file, not a reproducer; get one with mapfuzz run or fuzz")
+    start = time.monotonic()
+    runs: Runs = LocalRuns(r.target_spec) if in_process else WorkerRuns(r.target_spec)
+    try:
+        res = minimise(r, runs, seconds=seconds, stress=StressPolicy(k=k, n=n),
+                       found={"engine": "tmin", "input": file.name, "input_found": r.found})
+    except TminError as exc:
+        fail(f"{file}: {exc}")
+    except WorkerError as exc:
+        fail(str(exc).splitlines()[0])
+    finally:
+        runs.close()
+    try:
+        path = write_reproducer(res.reproducer, out)
+    except ReproducerError as exc:
+        fail(str(exc))
+    elapsed = time.monotonic() - start
+    before, after = sizes(res.before), sizes(res.after)
+    if json_mode:
+        emit_json({
+            "input": str(file),
+            "output": str(path),
+            "class": res.signature.cls,
+            "before": before,
+            "after": after,
+            "elapsed_s": round(elapsed, 3),
+            "reproduction_rate": res.reproduction_rate,
+        })
+    else:
+        err.print(f"signature: {res.signature.describe(r.schedule.keys)}")
+        err.print(f"before: {_size_text(before)}")
+        err.print(f"after:  {_size_text(after)}  ({res.calls} candidate runs, {elapsed:.1f} s"
+                  + (", time budget ran out" if res.exhausted else "") + ")")
+        if res.reproduction_rate is not None:
+            err.print(f"reproduction rate: {res.reproduction_rate:.0%} of stress runs")
+        err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
+    sys.exit(EXIT_OK)
+
+
+@cli.command()
+@click.argument("dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="new (or empty) directory for the minimised corpus")
+@click.option("--variant", default=None,
+              help="evacmap variant that raw byte inputs run on (schedules carry their own)")
+@click.option("--target", "target_spec", default="evacmap", show_default=True,
+              help="target that raw byte inputs run on")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="PCT seed of the feature run (inputs without a recorded trace)")
+@click.option("--json", "json_mode", is_flag=True)
+def cmin(dirs: tuple[Path, ...], out: Path, variant: str | None, target_spec: str, seed: int,
+         json_mode: bool) -> None:
+    """Minimise a corpus: the fewest inputs keeping every interleaving feature and
+    verdict class (greedy set cover). Inputs are left untouched; the output files are
+    named by the SHA-1 of their content."""
+    start = time.monotonic()
+    try:
+        res = minimise_corpus(list(dirs), MapConfig(target=target_spec, variant=variant),
+                              seed=seed)
+        if not res.kept and not res.skipped:
+            fail(f"no input files in {', '.join(map(str, dirs))}")
+        state = write_output(res.kept, out, list(dirs))
+    except CminError as exc:
+        fail(str(exc), EXIT_USAGE)
+    elapsed = time.monotonic() - start
+    for path, why in res.skipped:
+        err.print(f"skipped {path}: {why}")
+    if json_mode:
+        emit_json({
+            "inputs": res.inputs,
+            "input_bytes": res.input_bytes,
+            "unique": res.unique,
+            "kept": len(res.kept),
+            "kept_bytes": res.kept_bytes,
+            "features": res.features,
+            "kept_features": res.kept_features,
+            "skipped": len(res.skipped),
+            "output": str(out),
+            "files": [output_name(i) for i in res.kept],
+            "state": state,
+            "engine": "native",
+            "elapsed_s": round(elapsed, 3),
+        })
+    else:
+        err.print(f"before: {res.inputs} inputs ({res.unique} distinct), {res.input_bytes} bytes")
+        err.print(f"after:  {len(res.kept)} inputs, {res.kept_bytes} bytes in {out}"
+                  + (" (already up to date)" if state == "unchanged" else ""))
+        err.print(f"features: {res.features} reached, {res.kept_features} kept  ({elapsed:.1f} s)")
+    sys.exit(EXIT_OK)

@@ -1,0 +1,567 @@
+"""tmin: shrink a reproducer to the smallest schedule that fails the same way.
+
+The generic shrinker (``harness.minimize``) sees a ``Case``: a schedule, the
+decision trace to replay it with (controlled) and, per key, the index that key had
+in the input schedule (``origin``). This module supplies the passes that propose
+smaller cases and the predicate that runs them; runs go through a ``Runs`` object
+(a worker process by default, so a candidate that crashes the target is a failed
+attempt, not a dead tmin).
+
+Failure signature
+-----------------
+A candidate is kept only when it fails with the same *signature* as the input: the
+input's first violation class, and the same *role* of the key. The role of a key is
+its index in the input schedule, carried through every reduction by ``origin``
+(dropping key 2 renumbers keys 3.. to 2.., renaming a key keeps its origin). So
+"lost-write on the key that was keys[5]" in the input must stay a lost write on
+the key that descends from keys[5]; a lost write on another key is a different
+bug and is rejected. Whole-map findings (``len-mismatch``, ``invariant``, ``hang``,
+``crash``) have no key: the class alone is the signature.
+
+Controlled reproducers: one run per candidate
+---------------------------------------------
+A controlled run replays its decision trace exactly, so one run decides a
+candidate. When a candidate drops operations or a thread, the trace is remapped
+with the event log of the current case's run: a trace pair ``(step, thread)``
+moves back by the number of dropped events before ``step``; pairs naming a dropped
+thread go, and thread numbers above it shift down. Cutting a preemption is
+removing a pair: where the trace is silent the running thread goes on (see
+csrc/host.c, replay). The predicate answers with the trace the run actually took,
+so the next remap works from real events. Same input, same output: nothing in the
+search depends on time unless ``seconds`` runs out (the result says so).
+
+Stress reproducers: k of N
+--------------------------
+A stress run is not repeatable, so a candidate is kept only when at least ``k`` of
+``n`` stress runs (fixed noise seeds) show the signature; the result carries the
+reproduction rate of the final schedule over a fresh set of runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from harness.execute import ExecutionSetupError, RunSpec, execute
+from harness.minimize import Pass, Size, chunk_deletions, shrink
+from harness.oracle import Violation
+from harness.plan import compile_schedule
+from harness.reproducer import Reproducer
+from harness.runner import Runner, Target
+from harness.schedule import WRITE_KINDS, Op, Schedule
+from harness.values import SIZE_RANGES, Key, format_key
+from harness.worker import Attempt, Worker, WorkerError
+
+EVENT_EXIT = 4
+"""Event kind of a thread's exit (harness.runner.EVENT_KINDS)."""
+
+_VTYPE_RANK = {"int": 0, "float": 1, "str": 2, "tuple": 3, "bytes": 4}
+
+
+class TminError(ValueError):
+    """The input cannot be minimised (it does not fail, or the target will not run it)."""
+
+
+# ---- running candidates ------------------------------------------------------------
+
+
+class Runs(Protocol):
+    """Runs one schedule under each spec. An attempt with ``outcome is None`` and no
+    violations is a run that could not be judged (a replay that diverged)."""
+
+    def attempts(self, schedule: Schedule, specs: list[RunSpec]) -> list[Attempt]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalRuns:
+    """Runs in this process: fastest, but a target crash ends the process."""
+
+    def __init__(self, target_spec: str) -> None:
+        self.target = Target.load(target_spec)
+        self.runner = Runner(self.target)
+
+    def attempts(self, schedule: Schedule, specs: list[RunSpec]) -> list[Attempt]:
+        plan = compile_schedule(schedule, self.target.variants)
+        out = []
+        for spec in specs:
+            try:
+                o = execute(self.runner, self.target, plan, spec, events=True)
+            except ExecutionSetupError:
+                out.append(Attempt((), None))
+                continue
+            out.append(Attempt(o.violations, o))
+        return out
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+class WorkerRuns:
+    """Runs in a worker process (harness.worker): a crash or hang is an attempt."""
+
+    def __init__(self, target_spec: str) -> None:
+        self.worker = Worker(target_spec)
+
+    def attempts(self, schedule: Schedule, specs: list[RunSpec]) -> list[Attempt]:
+        out = []
+        for spec in specs:
+            try:
+                out.extend(self.worker.attempts(schedule, [spec]))
+            except WorkerError as exc:
+                if "ExecutionSetupError" not in str(exc):
+                    raise
+                out.append(Attempt((), None))
+        return out
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+# ---- cases and signatures ----------------------------------------------------------
+
+
+EventKey = tuple[int, int, int]
+"""(thread, op index in its list, event kind) of one schedule point."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """What the shrinker shrinks. Identity (hash, equality) is schedule, trace and
+    origin; ``events`` and ``preemptions`` describe the run that produced the case."""
+
+    schedule: Schedule
+    trace: tuple[int, ...]
+    origin: tuple[int, ...]
+    """origin[i]: the index key i had in the input schedule (its role)."""
+    events: tuple[EventKey, ...] = field(default=(), compare=False)
+    preemptions: int = field(default=0, compare=False)
+    violations: tuple[Violation, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A violation class and the role of its key (None: a whole-map finding)."""
+
+    cls: str
+    role: int | None
+
+    def describe(self, keys: Sequence[Key]) -> str:
+        if self.role is None:
+            return self.cls
+        return f"{self.cls} on keys[{self.role}] ({format_key(keys[self.role])})"
+
+    def matches(self, violations: Sequence[Violation], case: Case) -> bool:
+        for v in violations:
+            if v.cls != self.cls:
+                continue
+            if self.role is None:
+                return True
+            if v.key is None:
+                continue
+            for i, k in enumerate(case.schedule.keys):
+                if case.origin[i] == self.role and format_key(k) == v.key:
+                    return True
+        return False
+
+
+def lead_with(sig: Signature, case: Case) -> tuple[Violation, ...]:
+    """The case's violations, the first one matching the signature moved to the front
+    (a reproducer's class is its first violation's)."""
+    vs = case.violations
+    for i, v in enumerate(vs):
+        if sig.matches((v,), case):
+            return (v, *vs[:i], *vs[i + 1 :])
+    return vs
+
+
+def signature_of(violation: Violation, schedule: Schedule) -> Signature:
+    if violation.key is None:
+        return Signature(violation.cls, None)
+    for i, k in enumerate(schedule.keys):
+        if format_key(k) == violation.key:
+            return Signature(violation.cls, i)
+    return Signature(violation.cls, None)
+
+
+def total_ops(s: Schedule) -> int:
+    """Operations of the parallel phase and the prefill."""
+    return s.nops + len(s.prefill)
+
+
+def _key_cost(k: Key) -> int:
+    if isinstance(k, int):
+        return abs(k).bit_length()
+    if isinstance(k, str):
+        return 100 + len(k.encode())
+    return 200 + len(k)
+
+
+def case_size(c: Case) -> Size:
+    """Lexicographic: operations, threads, trace pairs, keys, then how plain the
+    values, keys and map configuration are."""
+    s = c.schedule
+    writes = [op for op in (*s.prefill, *(op for t in s.threads for op in t))
+              if op.kind in WRITE_KINDS]
+    value_cost = sum(_VTYPE_RANK[op.vtype or "int"] * 1000 + op.vsize for op in writes)
+    kind_cost = sum(1 for t in s.threads for op in t if op.kind == "put_if_absent")
+    return (
+        total_ops(s),
+        len(s.threads),
+        len(c.trace) // 2,
+        len(s.keys),
+        kind_cost,
+        value_cost,
+        sum(_key_cost(k) for k in s.keys),
+        int(s.config.hash_seed != 0),
+        s.config.capacity,
+    )
+
+
+# ---- trace remapping ---------------------------------------------------------------
+
+
+def remap_trace(
+    trace: Sequence[int],
+    events: Sequence[EventKey],
+    dropped: Callable[[EventKey], bool],
+    thread_map: Callable[[int], int | None],
+) -> tuple[int, ...]:
+    """The trace of a schedule with some events gone (``dropped``) and threads
+    renumbered (``thread_map``: new index, or None for a dropped thread).
+
+    Steps are event counts: a pair's step moves back by the dropped events before
+    it. Two pairs landing on one step keep the later decision. Without an event log
+    (a crashed run) the trace is returned unchanged."""
+    if not events:
+        return tuple(trace)
+    prefix = [0]
+    for e in events:
+        prefix.append(prefix[-1] + (0 if dropped(e) else 1))
+    removed = len(events) - prefix[-1]
+    pairs: list[tuple[int, int]] = []
+    for i in range(0, len(trace) - 1, 2):
+        step, thread = trace[i], trace[i + 1]
+        nt = thread_map(thread)
+        if nt is None:
+            continue
+        ns = prefix[step] if step <= len(events) else step - removed
+        while pairs and pairs[-1][0] >= ns:
+            pairs.pop()
+        pairs.append((ns, nt))
+    return tuple(x for p in pairs for x in p)
+
+
+def _same(t: int) -> int | None:
+    return t
+
+
+# ---- passes ------------------------------------------------------------------------
+
+
+def _with(c: Case, schedule: Schedule, trace: tuple[int, ...] | None = None,
+          origin: tuple[int, ...] | None = None) -> Case:
+    return Case(schedule, c.trace if trace is None else trace,
+                c.origin if origin is None else origin, c.events)
+
+
+def drop_threads(c: Case) -> Iterator[Case]:
+    s = c.schedule
+    n = len(s.threads)
+    if n == 1:
+        return
+    for t in reversed(range(n)):
+        threads = s.threads[:t] + s.threads[t + 1 :]
+
+        def tmap(x: int, t: int = t) -> int | None:
+            return None if x == t else (x - 1 if x > t else x)
+
+        def gone(e: EventKey, t: int = t) -> bool:
+            return e[0] == t
+
+        trace = remap_trace(c.trace, c.events, gone, tmap)
+        yield _with(c, replace(s, threads=threads), trace)
+
+
+def drop_thread_ops(c: Case) -> Iterator[Case]:
+    s = c.schedule
+    for t in reversed(range(len(s.threads))):
+        ops = s.threads[t]
+        idx = tuple(range(len(ops)))
+        for kept in chunk_deletions(idx):
+            keep = set(kept)
+
+            def gone(e: EventKey, t: int = t, keep: set[int] = keep, n: int = len(ops)) -> bool:
+                return e[0] == t and e[2] != EVENT_EXIT and e[1] < n and e[1] not in keep
+
+            threads = list(s.threads)
+            threads[t] = tuple(ops[i] for i in kept)
+            trace = remap_trace(c.trace, c.events, gone, _same)
+            yield _with(c, replace(s, threads=tuple(threads)), trace)
+
+
+def drop_prefill(c: Case) -> Iterator[Case]:
+    s = c.schedule
+    for pre in chunk_deletions(s.prefill):
+        yield _with(c, replace(s, prefill=pre))
+
+
+def drop_unused_keys(c: Case) -> Iterator[Case]:
+    s = c.schedule
+    used = {op.key for op in s.prefill} | {op.key for t in s.threads for op in t
+                                           if op.kind not in ("iterate", "len")}
+    unused = [i for i in range(len(s.keys)) if i not in used]
+    if not unused or len(unused) == len(s.keys):
+        return
+    for drop in ([*unused], *([i] for i in reversed(unused))):
+        gone = set(drop)
+        kept = [i for i in range(len(s.keys)) if i not in gone]
+        new_index = {old: new for new, old in enumerate(kept)}
+
+        def re(op: Op, m: dict[int, int] = new_index) -> Op:
+            if op.kind in ("iterate", "len"):
+                return op
+            return Op(op.kind, m[op.key], op.vtype, op.vsize)
+
+        sched = replace(
+            s,
+            keys=tuple(s.keys[i] for i in kept),
+            prefill=tuple(re(op) for op in s.prefill),
+            threads=tuple(tuple(re(op) for op in t) for t in s.threads),
+        )
+        yield _with(c, sched, origin=tuple(c.origin[i] for i in kept))
+
+
+def cut_preemptions(c: Case) -> Iterator[Case]:
+    """The trace with one decision pair removed (latest first); all pairs at once first."""
+    pairs = len(c.trace) // 2
+    if pairs == 0:
+        return
+    yield _with(c, c.schedule, ())
+    for p in reversed(range(pairs)):
+        yield _with(c, c.schedule, c.trace[: 2 * p] + c.trace[2 * p + 2 :])
+
+
+def _map_ops(s: Schedule, where: tuple[int, int], op: Op) -> Schedule:
+    t, i = where
+    if t < 0:
+        pre = list(s.prefill)
+        pre[i] = op
+        return replace(s, prefill=tuple(pre))
+    threads = [list(x) for x in s.threads]
+    threads[t][i] = op
+    return replace(s, threads=tuple(tuple(x) for x in threads))
+
+
+def simplify_ops(c: Case) -> Iterator[Case]:
+    """put_if_absent -> put; every written value -> the smallest int, else its type's
+    smallest size."""
+    s = c.schedule
+    sites = [((-1, i), op) for i, op in enumerate(s.prefill)]
+    sites += [((t, i), op) for t, ops in enumerate(s.threads) for i, op in enumerate(ops)]
+    for where, op in sites:
+        if op.kind == "put_if_absent":
+            yield _with(c, _map_ops(s, where, Op("put", op.key, op.vtype, op.vsize)))
+    for where, op in sites:
+        if op.kind not in WRITE_KINDS or op.vtype is None:
+            continue
+        if op.vtype != "int":
+            yield _with(c, _map_ops(s, where, Op(op.kind, op.key, "int")))
+        lo = SIZE_RANGES[op.vtype][0]
+        if op.vsize > lo:
+            yield _with(c, _map_ops(s, where, Op(op.kind, op.key, op.vtype, lo)))
+
+
+def simplify_keys(c: Case) -> Iterator[Case]:
+    """Each key -> the smallest non-negative int no other key uses (its hash changes:
+    only kept when the bug does not depend on where the key lands)."""
+    s = c.schedule
+    for i, k in enumerate(s.keys):
+        taken = {x for x in s.keys if isinstance(x, int) and x is not k}
+        n = 0
+        while n in taken:
+            n += 1
+        if isinstance(k, int) and abs(k) <= n:
+            continue
+        keys = list(s.keys)
+        keys[i] = n
+        yield _with(c, replace(s, keys=tuple(keys)))
+
+
+def simplify_config(c: Case) -> Iterator[Case]:
+    s = c.schedule
+    cfg = s.config
+    if cfg.hash_seed:
+        yield _with(c, replace(s, config=replace(cfg, hash_seed=0)))
+    for cap in (0, 8, 16, 32, 64):
+        if cap < cfg.capacity:
+            yield _with(c, replace(s, config=replace(cfg, capacity=cap)))
+
+
+PASSES: tuple[Pass[Case], ...] = (
+    Pass("drop threads", drop_threads),
+    Pass("drop ops", drop_thread_ops),
+    Pass("drop prefill", drop_prefill),
+    Pass("drop keys", drop_unused_keys),
+    Pass("cut preemptions", cut_preemptions),
+    Pass("simplify ops", simplify_ops),
+    Pass("simplify keys", simplify_keys),
+    Pass("simplify config", simplify_config),
+)
+STRESS_PASSES = tuple(p for p in PASSES if p.name != "cut preemptions")
+
+
+# ---- the predicate and the driver --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StressPolicy:
+    """Stress acceptance: at least ``k`` of ``n`` runs fail the same way."""
+
+    k: int = 3
+    n: int = 10
+    final_runs: int = 40
+    """Runs (fresh seeds) that measure the result's reproduction rate."""
+
+
+@dataclass(slots=True)
+class TminResult:
+    before: Case
+    after: Case
+    signature: Signature
+    calls: int
+    elapsed_s: float
+    exhausted: bool
+    accepted: dict[str, int]
+    reproduction_rate: float | None
+    reproducer: Reproducer
+
+
+def _controlled_spec(r: Reproducer, trace: tuple[int, ...]) -> RunSpec:
+    return RunSpec(mode="controlled", strategy=r.spec.strategy, seed=r.spec.seed,
+                   pct_depth=r.spec.pct_depth, replay=trace, step_bound=r.spec.step_bound)
+
+
+def _stress_specs(r: Reproducer, first: int, n: int) -> list[RunSpec]:
+    return [RunSpec(mode="stress", seed=r.spec.seed + first + i, noise=r.spec.noise)
+            for i in range(n)]
+
+
+def _from_attempt(c: Case, a: Attempt) -> Case:
+    o = a.outcome
+    if o is None:
+        return Case(c.schedule, c.trace, c.origin, (), 0, a.violations)
+    ex = o.execution
+    events = tuple((e.thread, e.op, e.kind) for e in ex.events)
+    if ex.events_truncated:
+        events = ()  # an incomplete log cannot remap steps: keep the trace as it is
+    return Case(c.schedule, ex.trace, c.origin, events, ex.preemptions, a.violations)
+
+
+def minimise(
+    r: Reproducer,
+    runs: Runs,
+    *,
+    seconds: float | None = 60.0,
+    max_calls: int | None = None,
+    stress: StressPolicy | None = None,
+    found: dict[str, object] | None = None,
+) -> TminResult:
+    """Shrink reproducer ``r``; raises TminError when ``r`` does not fail as recorded."""
+    if not r.violations:
+        raise TminError("the reproducer records no violation: nothing to keep while shrinking")
+    start = time.monotonic()
+    sig = signature_of(r.violations[0], r.schedule)
+    controlled = r.spec.mode == "controlled"
+    policy = stress or StressPolicy()
+    origin = tuple(range(len(r.schedule.keys)))
+    initial = Case(r.schedule, r.trace if controlled else (), origin)
+
+    def run_controlled(c: Case) -> Case | None:
+        a = runs.attempts(c.schedule, [_controlled_spec(r, c.trace)])[0]
+        if not sig.matches(a.violations, c):
+            return None
+        return _from_attempt(c, a)
+
+    def run_stress(c: Case) -> Case | None:
+        hits = 0
+        last: Attempt | None = None
+        for i, spec in enumerate(_stress_specs(r, 0, policy.n)):
+            a = runs.attempts(c.schedule, [spec])[0]
+            if sig.matches(a.violations, c):
+                hits += 1
+                last = a
+            if hits >= policy.k:
+                break
+            if hits + (policy.n - i - 1) < policy.k:
+                return None
+        assert last is not None
+        return Case(c.schedule, (), c.origin, (), 0, last.violations)
+
+    predicate = run_controlled if controlled else run_stress
+    first = predicate(initial)
+    if first is None:
+        how = "its recorded trace" if controlled else f"{policy.k} of {policy.n} stress runs"
+        raise TminError(
+            f"the input does not reproduce {sig.describe(r.schedule.keys)} under {how}; "
+            "check it with: mapfuzz repro <file>"
+        )
+    result = shrink(first, predicate, PASSES if controlled else STRESS_PASSES, case_size,
+                    max_calls=max_calls, seconds=seconds)
+    after = result.value
+    rate: float | None = None
+    if not controlled:
+        attempts = runs.attempts(after.schedule,
+                                 _stress_specs(r, policy.n, policy.final_runs))
+        rate = sum(1 for a in attempts if sig.matches(a.violations, after)) / policy.final_runs
+    out = Reproducer(
+        target_name=r.target_name,
+        target_path=r.target_path,
+        abi_version=r.abi_version,
+        spec=r.spec if not controlled else replace(r.spec, replay=None),
+        schedule=after.schedule,
+        trace=after.trace,
+        trace_hash=None,
+        violations=lead_with(sig, after),
+        found=dict(found or {}),
+    )
+    if controlled:
+        a = runs.attempts(after.schedule, [_controlled_spec(r, after.trace)])[0]
+        if a.outcome is not None:
+            out = replace(out, trace_hash=a.outcome.execution.trace_hash)
+    return TminResult(
+        before=first,
+        after=after,
+        signature=sig,
+        calls=result.calls,
+        elapsed_s=time.monotonic() - start,
+        exhausted=result.exhausted,
+        accepted=result.accepted,
+        reproduction_rate=rate,
+        reproducer=out,
+    )
+
+
+def sizes(c: Case) -> dict[str, int]:
+    """The ``before``/``after`` object of ``mapfuzz tmin --json``."""
+    return {"threads": len(c.schedule.threads), "ops": total_ops(c.schedule),
+            "preemptions": c.preemptions}
+
+
+__all__ = [
+    "PASSES",
+    "Case",
+    "LocalRuns",
+    "Runs",
+    "Signature",
+    "StressPolicy",
+    "TminError",
+    "TminResult",
+    "WorkerRuns",
+    "minimise",
+    "remap_trace",
+    "signature_of",
+    "sizes",
+]
