@@ -289,6 +289,9 @@ static void trace_push(mf_runner *r, uint64_t step, uint32_t t)
 static void release_parked(mf_runner *r, mf_slot *me)
 {
     uint32_t todo[MF_MAX_THREADS], n = 0;
+    /* Relaxed: nobody runs target code from here on; a stale value is harmless
+     * (host calls compare it against the caller). */
+    atomic_store_explicit(&r->running, NULL, memory_order_relaxed);
     me->state = TS_DONE;
     for (uint32_t i = 0; i < r->s.n; i++)
         if (r->slots[i].state != TS_DONE) {
@@ -424,6 +427,29 @@ static uint32_t replay_next(mf_runner *r, mf_slot *me)
     return t;
 }
 
+/* s->stop: the first step at which the strategy may act (see mf_sched). Below it
+ * a non-blocked event cannot change who runs: PCT changes priorities only at a
+ * change point or `blocked`; replay acts only at its next pair's step (a pair
+ * whose step has already passed diverges there too, one event later, as when it
+ * was checked at every event); the bound aborts at `bound`. Random decides at
+ * every event. Called whenever the change point, replay position or strategy
+ * moves (C2: by the thread that owns the scheduler state). */
+static void sched_restop(mf_sched *s)
+{
+    uint64_t stop = s->bound;
+    if (s->strategy == MF_STRAT_RANDOM) {
+        stop = 0;
+    } else if (s->strategy == MF_STRAT_PCT) {
+        if (s->next_change < s->nchange && s->change[s->next_change] < stop)
+            stop = s->change[s->next_change];
+    } else if (s->replay_pos < s->replay_len) {
+        uint64_t st = s->replay[2 * s->replay_pos];
+        if (st < stop)
+            stop = st;
+    }
+    s->stop = stop;
+}
+
 void mf_sched_begin(mf_runner *r)
 {
     mf_sched *s = &r->s;
@@ -466,13 +492,18 @@ void mf_sched_begin(mf_runner *r)
             first = 0;
     }
     s->cur = first;
+    /* Relaxed: published to `first` by main's go post (release). */
+    atomic_store_explicit(&r->running, &r->slots[first], memory_order_relaxed);
     trace_push(r, 0, first);
+    sched_restop(s);
 }
 
 /* Hand control from me to thread `next` and park until control comes back. */
 static void switch_to(mf_runner *r, mf_slot *me, uint32_t next)
 {
     r->s.cur = next;
+    /* Relaxed: the release post below orders it before `next` runs. */
+    atomic_store_explicit(&r->running, &r->slots[next], memory_order_relaxed);
     mf_post_word(&r->slots[next].go);
     mf_wait_word(&me->go, r->spin, 0);
     /* Acquire (in mf_wait_word) made the poster's abort store visible. */
@@ -481,23 +512,53 @@ static void switch_to(mf_runner *r, mf_slot *me, uint32_t next)
 }
 
 /* Bookkeeping of one event by the running thread: coverage, trace hash, the
- * event list, the step count. */
-static void ctl_record(mf_slot *me, uint32_t site, int kind)
+ * event list, the step count. Everything is loaded into locals first: the 8-bit
+ * coverage store may alias any field, and would otherwise make the compiler
+ * reload them all. */
+static inline __attribute__((always_inline)) void ctl_record(mf_slot *me, uint32_t site, int kind)
 {
     mf_runner *r = me->r;
     mf_sched *s = &r->s;
     uint32_t t = me->idx;
+    uint32_t last_thread = s->last_thread;
+    uint32_t ctx_site = me->ctx_site;
+    uint8_t ctx_kind = me->ctx_kind;
+    uint8_t cur_kind = me->cur_kind;
+    uint32_t cur_op = me->cur_op;
+    uint64_t steps = s->steps;
+    uint64_t hash = s->hash;
+    uint32_t nev = r->nevents;
+    uint8_t *cov = r->cov;
     /* Interleaving coverage: (site + op kind of the previous event of another
      * thread, this site + op kind + event kind). */
-    if (s->last_thread != t && s->last_thread != UINT32_MAX) {
-        me->ctx_site = s->last_site;
-        me->ctx_kind = s->last_kind;
+    if (last_thread != t && last_thread != UINT32_MAX) {
+        ctx_site = s->last_site;
+        ctx_kind = s->last_kind;
+        me->ctx_site = ctx_site;
+        me->ctx_kind = ctx_kind;
     }
-    uint64_t f = mix64(((uint64_t)me->ctx_site << 32 | site) ^
-                       ((uint64_t)(me->ctx_kind * 8u + me->cur_kind) << 8 | (uint64_t)kind) *
+    uint64_t f = mix64(((uint64_t)ctx_site << 32 | site) ^
+                       ((uint64_t)(ctx_kind * 8u + cur_kind) << 8 | (uint64_t)kind) *
                            0x9e3779b97f4a7c15ull);
+    hash = mix64(hash ^ ((uint64_t)site | (uint64_t)t << 32 | (uint64_t)kind << 40));
+    s->hash = hash;
+    s->last_thread = t;
+    s->last_site = site;
+    s->last_kind = cur_kind;
+    s->steps = steps + 1;
+    if (nev < MF_EVENT_CAP) {
+        mf_event e;
+        e.site = site;
+        e.thread = (uint8_t)t;
+        e.kind = (uint8_t)kind;
+        e.op = (uint16_t)(cur_op > 0xffff ? 0xffff : cur_op);
+        r->events[nev] = e;
+        r->nevents = nev + 1;
+    } else {
+        r->events_truncated = 1;
+    }
     uint32_t fi = (uint32_t)(f & (MF_COV_SIZE - 1));
-    uint8_t c = r->cov[fi];
+    uint8_t c = cov[fi];
     if (c == 0) {
         r->cov_touched[r->ncov_touched++] = (uint16_t)fi;   /* at most MF_COV_SIZE */
         uint64_t bit = 1ull << (fi & 63);
@@ -507,34 +568,16 @@ static void ctl_record(mf_slot *me, uint32_t site, int kind)
         }
     }
     if (c != 255)
-        r->cov[fi] = (uint8_t)(c + 1);
-
-    s->hash = mix64(s->hash ^ ((uint64_t)site | (uint64_t)t << 32 | (uint64_t)kind << 40));
-    if (r->nevents < MF_EVENT_CAP) {
-        mf_event *e = &r->events[r->nevents++];
-        e->site = site;
-        e->thread = (uint8_t)t;
-        e->kind = (uint8_t)kind;
-        e->op = (uint16_t)(me->cur_op > 0xffff ? 0xffff : me->cur_op);
-    } else {
-        r->events_truncated = 1;
-    }
-    s->last_thread = t;
-    s->last_site = site;
-    s->last_kind = me->cur_kind;
-    s->steps++;
+        cov[fi] = (uint8_t)(c + 1);
 }
 
-static void ctl_event(mf_slot *me, uint32_t site, int kind)
+/* The strategy's decision after an event at or past s->stop, or a `blocked`. */
+static __attribute__((noinline)) void ctl_decide(mf_slot *me, int kind)
 {
     mf_runner *r = me->r;
     mf_sched *s = &r->s;
     uint32_t t = me->idx;
 
-    /* Relaxed: main's watchdog sets it; any delay only postpones the abort. */
-    if (atomic_load_explicit(&r->abort, memory_order_relaxed))
-        mf_abort_run(r, me, MF_EXEC_HANG, "aborted");
-    ctl_record(me, site, kind);
     if (s->steps >= s->bound) {
         char msg[128];
         snprintf(msg, sizeof msg, "step bound %llu reached: livelock or deadlock "
@@ -573,12 +616,28 @@ static void ctl_event(mf_slot *me, uint32_t site, int kind)
         break;
     }
     }
+    sched_restop(s);
     if (next == t)
         return;
     if (!blocked)
         s->preemptions++;
     trace_push(r, s->steps, next);
     switch_to(r, me, next);
+}
+
+/* One event of the running thread. The common case (no decision due: PCT between
+ * change points, replay between pairs) is the abort check, the bookkeeping and
+ * one compare: no call, no atomic RMW, no syscall. */
+static inline __attribute__((always_inline)) void ctl_event(mf_slot *me, uint32_t site, int kind)
+{
+    mf_runner *r = me->r;
+    /* Relaxed: main's watchdog sets it; any delay only postpones the abort. */
+    if (atomic_load_explicit(&r->abort, memory_order_relaxed))
+        mf_abort_run(r, me, MF_EXEC_HANG, "aborted");
+    ctl_record(me, site, kind);
+    if (kind != EV_BLOCKED && r->s.steps < r->s.stop)
+        return;
+    ctl_decide(me, kind);
 }
 
 void mf_sched_finish(mf_slot *me)
@@ -627,8 +686,14 @@ void mf_sched_finish(mf_slot *me)
     if (next != UINT32_MAX) {
         trace_push(r, s->steps, next);
         s->cur = next;
+        sched_restop(s);
+        /* Relaxed: the release post below orders it before `next` runs. */
+        atomic_store_explicit(&r->running, &r->slots[next], memory_order_relaxed);
         /* From this post on, `next` owns the scheduler state (C2): touch none of it. */
         mf_post_word(&r->slots[next].go);
+    } else {
+        /* Relaxed: main reads it after the `remaining`/`done` chain. */
+        atomic_store_explicit(&r->running, NULL, memory_order_relaxed);
     }
     mf_thread_done(r);
 }
@@ -703,20 +768,70 @@ void mf_host_event(mf_slot *me, uint32_t site, int kind)
         stress_event(me, kind);
 }
 
+/* Site id of a point's string, through the runner's cache (open addressing keyed
+ * by the string's address; controlled mode only, so owned per C2). A full cache
+ * just stops caching. */
+static inline uint32_t site_lookup(mf_runner *r, const char *site)
+{
+    if (!site)
+        site = "(null)";
+    uint32_t h = (uint32_t)(((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56);
+    for (;;) {
+        const char *p = r->site_cache[h].p;
+        if (p == site)
+            return r->site_cache[h].id;
+        if (!p)
+            break;
+        h = (h + 1) & 255;
+    }
+    uint32_t id = mf_site_id(site);
+    if (r->nsite_cache < 192) {
+        r->site_cache[h].p = site;
+        r->site_cache[h].id = id;
+        r->nsite_cache++;
+    }
+    return id;
+}
+
+/* The pool thread a host call comes from, in controlled mode: the running one,
+ * or NULL (prefill/post phase on main, or a thread the runner does not own). */
+static inline mf_slot *ctl_caller(mf_runner *r)
+{
+    /* Relaxed: see mf_runner.running; only the running thread finds itself. */
+    mf_slot *me = atomic_load_explicit(&r->running, memory_order_relaxed);
+    if (!me || !pthread_equal(me->tid, pthread_self()))
+        return NULL;
+    return me;
+}
+
 static void host_point(void *ctx, const char *site)
 {
+    mf_runner *r = ctx;
+    if (r->mode == MF_MODE_CONTROLLED) {
+        mf_slot *me = ctl_caller(r);
+        if (me)
+            ctl_event(me, site_lookup(r, site), EV_POINT);
+        return;
+    }
     mf_slot *me = mf_tls_slot;
-    if (!me || !me->active || me->r != ctx)
+    if (!me || !me->active || me->r != r)
         return;   /* prefill/post phase, or a thread the runner does not own */
-    mf_host_event(me, me->r->mode == MF_MODE_CONTROLLED ? mf_site_id(site) : 0, EV_POINT);
+    stress_event(me, EV_POINT);
 }
 
 static void host_blocked(void *ctx, const char *site)
 {
-    mf_slot *me = mf_tls_slot;
-    if (!me || !me->active || me->r != ctx)
+    mf_runner *r = ctx;
+    if (r->mode == MF_MODE_CONTROLLED) {
+        mf_slot *me = ctl_caller(r);
+        if (me)
+            ctl_event(me, site_lookup(r, site), EV_BLOCKED);
         return;
-    mf_host_event(me, me->r->mode == MF_MODE_CONTROLLED ? mf_site_id(site) : 0, EV_BLOCKED);
+    }
+    mf_slot *me = mf_tls_slot;
+    if (!me || !me->active || me->r != r)
+        return;
+    stress_event(me, EV_BLOCKED);
 }
 
 void mf_host_init(mf_runner *r)

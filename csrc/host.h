@@ -94,6 +94,10 @@ typedef struct mf_sched {         /* controlled scheduler state, owned per C2 */
     uint32_t n;                   /* threads in this run */
     uint32_t cur;                 /* the running thread */
     uint64_t steps;               /* events passed */
+    uint64_t stop;                /* the next step at which the strategy has something to
+                                     decide (a PCT change point, a replay pair, the bound;
+                                     0 for random: every step); below it a point that is not
+                                     `blocked` only records (sched_restop keeps it) */
     uint64_t bound;
     uint64_t rng;
     uint32_t nchange;             /* PCT change points, sorted ascending */
@@ -116,6 +120,18 @@ struct mf_runner {
     mf_host host;
     int broken;
     _Atomic int quit;             /* pool shutdown (mf_runner_free) */
+
+    /* Controlled mode, parallel phase: the slot of the running thread, NULL outside
+     * the phase (and in stress mode). host->point uses it (with a pthread_self check)
+     * instead of thread-local storage, which costs a __tls_get_addr call per point in
+     * a dlopen'ed module. Relaxed atomic: written by the running thread (or main
+     * before the first post) right before the hand-off post, whose release orders
+     * it for the next running thread; any other thread only compares it against
+     * itself (a stale value never names it). */
+    _Atomic(mf_slot *) running;
+    /* Site id cache keyed by the string's address (controlled mode; owned per C2). */
+    struct { const char *p; uint32_t id; } site_cache[256];
+    uint32_t nsite_cache;
 
     /* per run */
     const mf_plan *plan;

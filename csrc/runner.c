@@ -652,6 +652,9 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
         }
     }
 
+    if (!r->broken)
+        /* Relaxed: every pool thread is parked again; the next run's posts publish it. */
+        atomic_store_explicit(&r->running, NULL, memory_order_relaxed);
     int status = MF_EXEC_OK;
     /* Relaxed: ordered by the acquire of `done` above (or irrelevant when broken). */
     int ab = atomic_load_explicit(&r->abort, memory_order_relaxed);
