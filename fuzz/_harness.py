@@ -29,3 +29,21 @@ def run(script: str, family: str) -> None:
         )
         sys.exit(2)
     main(argv, script=script)
+
+
+def run_property(script: str, argv: list[str]) -> None:
+    """atheris over ``NoFindingProperty(...).test.hypothesis.fuzz_one_input``."""
+    import importlib
+
+    from harness.frontends.atheris_target import libfuzzer_argv, parse_options
+    from harness.frontends.properties import NoFindingProperty
+
+    try:
+        opts = parse_options(argv)
+        prop = NoFindingProperty(target_spec=opts.target, variant=opts.variant)
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+    atheris = importlib.import_module("atheris")
+    atheris.Setup(libfuzzer_argv(argv, script), prop.test.hypothesis.fuzz_one_input)
+    atheris.Fuzz()

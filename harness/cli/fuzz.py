@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.campaign import CampaignConfig, CampaignResult, CanaryFailed, Report, run_campaign
@@ -18,7 +20,6 @@ from harness.frontends.atheris_driver import (
     atheris_available,
     run_atheris_campaign,
 )
-from harness.frontends.hypothesis_engine import run_hypothesis_campaign
 from harness.runner import Target, TargetError
 
 
@@ -183,8 +184,10 @@ def fuzz(
         fail(f"--engine {engine} runs in controlled mode only (the seed comes from the input)")
     if engine != "random" and keep_going:
         fail(f"--keep-going is for --engine random; {engine} stops at its first finding")
+    if engine == "hypothesis" and importlib.util.find_spec("hypothesis") is None:
+        fail(escape("hypothesis is not installed; install it with: pip install -e '.[fuzz]'"))
     if engine == "atheris" and not atheris_available():
-        fail(f"atheris is not installed; install it with: {INSTALL_HINT}")
+        fail(escape(f"atheris is not installed; install it with: {INSTALL_HINT}"))
     if not json_mode:
         what = f"{target}" + (f" variant {variant}" if variant else "")
         err.print(
@@ -203,17 +206,20 @@ def fuzz(
                     cfg, progress, corpus=corpus, extra=libfuzzer_flags
                 )
             elif engine == "hypothesis":
+                # hypothesis is a dev/fuzz dependency: import it only when asked for
+                from harness.frontends.hypothesis_engine import run_hypothesis_campaign
+
                 result = run_hypothesis_campaign(cfg, progress)
             else:
                 result = run_campaign(cfg, progress)
     except CanaryFailed as exc:
         fail(str(exc), EXIT_INTERNAL)
     except AtherisMissing as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     except (TargetError, ValueError) as exc:
         fail(str(exc))
     except RuntimeError as exc:
-        fail(str(exc), EXIT_INTERNAL)
+        fail(escape(str(exc)), EXIT_INTERNAL)
     if json_mode:
         emit_json(
             {

@@ -176,7 +176,7 @@ class Harness:
     """TestOneInput and the custom mutator over one target/variant."""
 
     def __init__(self, opts: Options, artifacts: Path) -> None:
-        from harness.frontends import properties
+        from harness.frontends import check as properties
         from harness.schedule import MapConfig
 
         self.props = properties
