@@ -27,8 +27,20 @@ def events_by_key(
     ``only``: the indices (ascending) of the operations to convert; default all."""
     ops = history.ops
     values = history.values
-    vkey = [vi.key for vi in values]
-    vnowriter = [vi.writer is None for vi in values]
+    todo = range(len(ops)) if only is None else only
+    vkey: list[int | None] = []
+    vnowriter: list[bool] = []
+    if todo:
+        cols = history.columns
+        if cols is not None and only is not None:
+            # (bulk path leftovers) the value arrays, as lists, without reading ValueInfo
+            from harness.history import NULL
+
+            vkey = [None if x == NULL else x for x in cols.value_key.tolist()]
+            vnowriter = (cols.value_writer == NULL).tolist()
+        else:
+            vkey = [vi.key for vi in values]
+            vnowriter = [vi.writer is None for vi in values]
     per_key: dict[int, list[Event]] = {}
     bad: dict[int, Finding] = {}
     errors: list[int] = []
@@ -52,7 +64,7 @@ def events_by_key(
                              f"{nm.op(op)} returned {nm.value(v)}, a value {where}.")
 
     nvals = len(values)
-    for idx in range(len(ops)) if only is None else only:
+    for idx in todo:
         op = ops[idx]
         kind = op.kind
         k = op.key

@@ -28,12 +28,11 @@ Segmented scans use offsets: values are shifted to [0, span) and segment ``g`` a
 
 from __future__ import annotations
 
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
-from harness.history import History
+from harness.history import KIND_CODE, NULL, STATUS_CODE, Columns, History, build_columns
 
 I64 = np.int64
 Arr = Any  # numpy arrays (numpy's own annotations are not needed for --strict here)
@@ -41,39 +40,24 @@ Arr = Any  # numpy arrays (numpy's own annotations are not needed for --strict h
 # (kind, status) -> code; 8: key needs the plain path; 9: history needs the plain path
 _GET_F, _GET_A, _PUT_I, _PUT_R, _DEL_R, _DEL_A, _PIA_I, _PIA_P, _ODD, _WHOLE = range(10)
 
-
-class _Ids(dict[str, int]):
-    """Name -> small id; any other name -> ``default``."""
-
-    def __init__(self, names: tuple[str, ...], default: int) -> None:
-        super().__init__((nm, i) for i, nm in enumerate(names))
-        self.default = default
-
-    def __missing__(self, key: str) -> int:
-        return self.default
-
-
-_KINDS = _Ids(("get", "put", "delete", "put_if_absent", "iterate", "len"), 6)
-_STATUSES = _Ids(("found", "absent", "inserted", "replaced", "removed", "present", "error"), 7)
-_TABLE = np.full((7, 8), _ODD, dtype=np.int8)
+# indexed by the codes of harness.history.Columns (the last row/column: any other string)
+_TABLE = np.full((len(KIND_CODE) + 1, len(STATUS_CODE) + 1), _ODD, dtype=np.int8)
 for _k, _st, _c in (("get", "found", _GET_F), ("get", "absent", _GET_A),
                     ("put", "inserted", _PUT_I), ("put", "replaced", _PUT_R),
                     ("delete", "removed", _DEL_R), ("delete", "absent", _DEL_A),
                     ("put_if_absent", "inserted", _PIA_I),
                     ("put_if_absent", "present", _PIA_P)):
-    _TABLE[_KINDS[_k], _STATUSES[_st]] = _c
-_TABLE[:, _STATUSES["error"]] = _WHOLE
-_TABLE[_KINDS["iterate"], :] = _WHOLE
-_TABLE[_KINDS["len"], :] = _WHOLE
+    _TABLE[KIND_CODE[_k], STATUS_CODE[_st]] = _c
+_TABLE[:, STATUS_CODE["error"]] = _WHOLE
+_TABLE[KIND_CODE["iterate"], :] = _WHOLE
+_TABLE[KIND_CODE["len"], :] = _WHOLE
 
-_G_KIND = attrgetter("kind")
-_G_STATUS = attrgetter("status")
-_G_KEY = attrgetter("key")
-_G_CALL = attrgetter("call")
-_G_RET = attrgetter("ret")
-_G_ARG = attrgetter("arg")
-_G_OUT = attrgetter("out")
-_LIMIT = float(1 << 52)
+_LIMIT = 1 << 52
+_NEG_PLAIN = -(1 << 62)
+"""``events.NEG``: the plain path's -inf (here, shifted times put -inf at 0)."""
+AMBIGUOUS_MAX = 50_000
+"""At most this many ⊥ reads with several candidates are placed one by one (each
+costs a few microseconds); beyond that their keys take the plain path."""
 
 
 def _seg_starts(seg: Arr) -> Arr:
@@ -115,6 +99,105 @@ def _suffix_min(v: Arr, seg: Arr, span: int) -> Arr:
     return out
 
 
+def _place_ambiguous(
+    ai: Arr, bs: Arr, bf: Arr, bidx: Arr, bkey: Arr, has_m: Arr, j0: Arr, kend: Arr,
+    cidx: Arr, chp: Arr, npieces: int, n: int, u_key: Arr, u_lo: Arr, u_hi: Arr,
+    a_unit: Arr, a_s: Arr, a_f: Arr, a_b: Arr, a_key: Arr, nkey_ids: int,
+) -> tuple[Arr, Arr, list[int]]:
+    """Replay the plain search for the ⊥ reads ``ai`` that have several candidates,
+    none holding the read before anything is placed (a few per thousand ⊥ reads).
+
+    ``a_*``: the reads with one candidate (unit, start, finish, op index, key). Per key,
+    reads are taken in the search's order (start, then op index); the zones of the
+    key's units at each ambiguous read are the initial zones grown by the reads before
+    it (one-candidate reads, and ambiguous reads as placed here). As in
+    ``register._bot_search``: if some candidate (the initial absence when no write
+    returned before the read, closed pieces whose delete returned no earlier than M(r)
+    and whose hp is at most its finish) holds the read with zero growth, the read
+    changes nothing (it is put there); else candidates are tried by least growth,
+    ties to the lower unit number of the plain path (initial absence first, then
+    pieces in insert order, which is piece order here), and the first whose grown
+    zone conflicts with no other unit of the key is taken; each try is a step.
+
+    This is the search exactly as long as no one-candidate read is rejected either;
+    the caller checks that (no conflict in the final zones). Returns the unit of each
+    read (``ai`` order), extra steps per key (the rejected tries), and the keys where
+    every candidate of some read was rejected (the search would backtrack)."""
+    result = np.full(len(ai), -1, dtype=I64)
+    extra = np.zeros(nkey_ids, dtype=I64)
+    gave_up: list[int] = []
+    in_k = np.zeros(nkey_ids, dtype=bool)
+    in_k[bkey[ai]] = True
+    sel = np.flatnonzero(in_k[a_key])
+    sel = sel[np.lexsort((a_b[sel], a_s[sel], a_key[sel]))]
+    sk = a_key[sel]
+    us = np.flatnonzero(in_k[u_key])
+    us = us[np.argsort(u_key[us], kind="stable")]
+    uk = u_key[us]
+    ao = np.lexsort((bidx[ai], bs[ai], bkey[ai]))
+    ak = bkey[ai[ao]]
+    n1 = n + 1
+    for k in np.unique(ak).tolist():
+        units = us[np.searchsorted(uk, k, "left"):np.searchsorted(uk, k, "right")]
+        lo = u_lo[units].copy()
+        hi = u_hi[units].copy()
+        r0, r1 = np.searchsorted(sk, k, "left"), np.searchsorted(sk, k, "right")
+        rs = sel[r0:r1]
+        r_loc = np.searchsorted(units, a_unit[rs])
+        r_s = a_s[rs]
+        r_f = a_f[rs]
+        r_ck = r_s * n1 + a_b[rs]
+        ptr = 0
+        for t in ao[np.searchsorted(ak, k, "left"):np.searchsorted(ak, k, "right")].tolist():
+            r = int(ai[t])
+            s_r = int(bs[r])
+            f_r = int(bf[r])
+            q = int(np.searchsorted(r_ck, s_r * n1 + int(bidx[r]), "left"))
+            if q > ptr:
+                np.minimum.at(lo, r_loc[ptr:q], r_f[ptr:q])
+                np.maximum.at(hi, r_loc[ptr:q], r_s[ptr:q])
+                ptr = q
+            cands: list[int] = []
+            if not has_m[r]:
+                cands.append(npieces + k)
+            lo_j, hi_j = int(j0[r]), int(kend[r])
+            if lo_j < hi_j:
+                js = np.arange(lo_j, hi_j)
+                cands.extend(cidx[js[chp[js] <= f_r]].tolist())
+            locs = np.searchsorted(units, cands).tolist()
+            opts: list[tuple[int, int, int, int]] = []
+            free = -1
+            for u, x in zip(cands, locs, strict=True):
+                ulo, uhi = int(lo[x]), int(hi[x])
+                if uhi == 0:  # the initial absence with no read yet: hi is -inf there
+                    uhi = _NEG_PLAIN
+                d = (ulo - f_r if ulo > f_r else 0) + (s_r - uhi if s_r > uhi else 0)
+                if d == 0:
+                    free = u
+                    break
+                opts.append((d, -1 if u >= npieces else u, u, x))
+            if free >= 0:
+                result[t] = free
+                continue
+            opts.sort()
+            for _, _, u, x in opts:
+                nlo = min(int(lo[x]), f_r)
+                nhi = max(int(hi[x]), s_r)
+                hit = ((nlo < nhi) | (lo < hi)) & (nlo < hi) & (lo < nhi)
+                hit[x] = False
+                if hit.any():
+                    extra[k] += 1
+                    continue
+                lo[x] = nlo
+                hi[x] = nhi
+                result[t] = u
+                break
+            else:
+                gave_up.append(k)
+                break
+    return result, extra, gave_up
+
+
 def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
     """Clear what can be cleared in bulk.
 
@@ -124,61 +207,56 @@ def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
     cleared keys. None when the whole history should take the plain path (iterate,
     len or failed operations, keys that are not ids, huge timestamps).
     """
-    ops = history.ops
-    n = len(ops)
-    kinds = np.fromiter(map(_KINDS.__getitem__, map(_G_KIND, ops)), np.int8, n)
-    statuses = np.fromiter(map(_STATUSES.__getitem__, map(_G_STATUS, ops)), np.int8, n)
-    codes = _TABLE[kinds, statuses]
+    cols: Columns | None = history.columns
+    if cols is None:
+        cols = build_columns(history)
+        if cols is None:
+            return None
+    n = len(cols)
+    nvals = len(history.values)
+    if n != len(history.ops) or len(cols.value_key) != nvals:
+        return None
+    codes = _TABLE[cols.kind, cols.status]
     if (codes == _WHOLE).any():
         return None
-    try:
-        key = np.fromiter(map(_G_KEY, ops), I64, n)
-        s = np.fromiter(map(_G_CALL, ops), I64, n)
-    except TypeError:
-        return None
-    fr = np.fromiter(map(_G_RET, ops), np.float64, n)
-    argf = np.fromiter(map(_G_ARG, ops), np.float64, n)
-    outf = np.fromiter(map(_G_OUT, ops), np.float64, n)
+    key = cols.key
+    s = cols.call
     nkey_ids = len(history.keys)
     if n == 0 or key.min() < 0 or key.max() >= nkey_ids:
         return None
-    pend = np.isnan(fr)
-    fr[pend] = 0.0
-    if np.abs(fr).max() >= _LIMIT or np.abs(s).max() >= _LIMIT:
+    pend = cols.ret == NULL
+    f = np.where(pend, 0, cols.ret)
+    if ((s >= _LIMIT) | (s <= -_LIMIT) | (f >= _LIMIT) | (f <= -_LIMIT)).any():
         return None
-    f = fr.astype(I64)
     present = np.bincount(key, minlength=nkey_ids) > 0
     nkeys = int(np.count_nonzero(present))
     bad = np.zeros(nkey_ids, dtype=bool)
 
-    values = history.values
-    nvals = len(values)
     # the key a value may be read on: its key when some operation wrote it, else -1
-    vk = np.fromiter([-1 if vi.writer is None or vi.key is None else vi.key for vi in values],
-                     I64, nvals)
+    vk = np.where((cols.value_writer == NULL) | (cols.value_key == NULL), -1, cols.value_key)
 
     is_get = codes <= _GET_A
     bad[key[pend & ~is_get]] = True
     act = ~pend
-    has_out = ~np.isnan(outf)
+    has_out = cols.out != NULL
     bad[key[act & (codes == _ODD)]] = True
     needs_out = (codes == _GET_F) | (codes == _PUT_R) | (codes == _DEL_R) | (codes == _PIA_P)
     bad[key[act & needs_out & ~has_out]] = True
     bad[key[act & (s > f)]] = True
     # torn / phantom values
     chk = act & has_out & (codes != _GET_A)
-    outv = np.where(has_out, outf, -1.0)
+    outv = np.where(has_out, cols.out, -1)
     ok_range = (outv >= 0) & (outv < nvals)
     bad[key[chk & ~ok_range]] = True
-    out = np.where(ok_range, outv, 0).astype(I64)
+    out = np.where(ok_range, outv, 0)
     if nvals:
         bad[key[chk & ok_range & (vk[out] != key)]] = True
     # writes: a new value each (W with post), reported old value (W with pre)
     has_post = (codes == _PUT_I) | (codes == _PUT_R) | (codes == _PIA_I)
-    argv = np.where(np.isnan(argf), -1.0, argf)
+    argv = np.where(cols.arg == NULL, -1, cols.arg)
     arg_ok = (argv >= 0) & (argv < nvals)
     bad[key[act & has_post & ~arg_ok]] = True
-    arg = np.where(arg_ok, argv, 0).astype(I64)
+    arg = np.where(arg_ok, argv, 0)
     has_pre = (codes == _PUT_R) | (codes == _DEL_R)
     # drop the keys found bad so far; later stages only add to ``bad``
     keep = act & ~bad[key]
@@ -240,19 +318,30 @@ def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
     np.minimum.at(rmin_f, rval, f[ridx] - shift)
 
     # pieces: pointer jumping to each chain's insert
-    ar = np.arange(nw, dtype=I64)
-    root = np.where(pred < 0, ar, pred)
+    root = np.where(pred < 0, np.arange(nw, dtype=I64), pred)
     dist = (pred >= 0).astype(I64)
+    act = np.flatnonzero(pred >= 0)
+    act = act[pred[root[act]] >= 0]  # those whose root is not yet an insert
     for _ in range(max(1, nw.bit_length() + 1)):
-        rr = root[root]
-        if np.array_equal(rr, root):
+        if not len(act):
             break
-        dist = dist + dist[root]
-        root = rr
-    cyc = (root[root] != root) | (pred[root] >= 0)
+        r = root[act]
+        d = dist[r]
+        rr = root[r]
+        dist[act] += d
+        root[act] = rr
+        act = act[pred[rr] >= 0]
+    cyc = pred[root] >= 0
     bad[wkey[cyc]] = True
-    maxd = int(dist.max()) + 1 if nw else 1
-    order = np.argsort(root * maxd + dist, kind="stable")
+    if cyc.any():
+        maxd = int(dist.max()) + 1 if nw else 1
+        order = np.argsort(root * maxd + dist, kind="stable")
+    else:
+        # chains are laid out by insert, each in chain order: place = start + dist
+        size = np.bincount(root, minlength=nw)
+        start = np.cumsum(size) - size
+        order = np.empty(nw, dtype=I64)
+        order[start[root] + dist] = np.arange(nw, dtype=I64)
     pk = wkey[order]
     proot = root[order]
     pseg_first = _seg_starts(proot)
@@ -295,6 +384,12 @@ def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
     bidx = np.flatnonzero(b_mask)
     bkey = key[bidx]
     bs = s[bidx] - shift
+    # by (key, start, op): searches below get sorted needles, and this is the order
+    # in which the plain search places them
+    bo = np.argsort(bkey * span + bs, kind="stable")
+    bidx = bidx[bo]
+    bkey = bkey[bo]
+    bs = bs[bo]
     bf = f[bidx] - shift
     steps_key = np.zeros(nkey_ids, dtype=I64)
     if len(bidx):
@@ -319,7 +414,8 @@ def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
         cmin = np.append(_suffix_min(chp, u_key[cidx], span), inf)
         chp = np.append(chp, inf)
         j0 = np.searchsorted(cck, bkey * span + m, side="left")
-        kend = np.searchsorted(cck, (bkey + 1) * span, side="left")
+        kend = np.searchsorted(cck, np.arange(1, nkey_ids + 1, dtype=I64) * span,
+                               side="left")[bkey]
         in_key = j0 < kend
         has_j0 = in_key & (chp[j0] <= bf)
         j1 = np.minimum(j0 + 1, ncl)
@@ -330,11 +426,15 @@ def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
         single0 = initial & ~has_j0 & ~rest
         singlej = ~initial & has_j0 & ~rest
         multi = ~(single0 | singlej | none)
+        amb = np.zeros(len(bidx), dtype=bool)
         if multi.any():
             # free for j0 before anything is placed: a no-op for the search
             cj = cidx[np.minimum(j0, max(ncl - 1, 0))] if ncl else np.zeros(len(bidx), I64)
             free = has_j0 & (u_lo[cj] <= bf) & (bs <= u_hi[cj])
-            bad[bkey[multi & ~free]] = True
+            amb = multi & ~free & ~bad[bkey]
+            if np.count_nonzero(amb) > AMBIGUOUS_MAX:
+                bad[bkey[amb]] = True
+                amb[:] = False
         single = single0 | singlej
         if ncl:
             unit = np.where(single0, npieces + bkey, cidx[np.minimum(j0, ncl - 1)])
@@ -344,7 +444,26 @@ def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
         a_s = bs[single]
         a_f = bf[single]
         a_key = bkey[single]
-        ao = np.lexsort((bidx[single], a_s, a_unit))
+        a_b = bidx[single]
+        extra_steps = np.zeros(nkey_ids, dtype=I64)
+        if amb.any():
+            # place the ambiguous reads as the search would (see _place_ambiguous)
+            ai = np.flatnonzero(amb)
+            p_unit, extra_steps, gave_up = _place_ambiguous(
+                ai, bs, bf, bidx, bkey, has_m, j0, kend, cidx, chp, npieces, n,
+                u_key, u_lo, u_hi, a_unit, a_s, a_f, a_b, a_key, nkey_ids)
+            bad[gave_up] = True
+            placed = p_unit >= 0
+            unit = unit.copy()
+            unit[ai[placed]] = p_unit[placed]
+            single = single.copy()
+            single[ai[placed]] = True
+            a_unit = unit[single]
+            a_s = bs[single]
+            a_f = bf[single]
+            a_key = bkey[single]
+        # reads are in (key, start, op) order already: by (unit, start, op)
+        ao = np.argsort(a_unit, kind="stable")
         a_unit = a_unit[ao]
         a_s = a_s[ao]
         a_f = a_f[ao]
@@ -358,7 +477,7 @@ def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
             prev_s[afirst] = neg
         hi_cur = np.maximum(u_hi[a_unit], prev_s)
         grows = (lo_cur > a_f) | (a_s > hi_cur)
-        steps_key = np.bincount(a_key[grows], minlength=nkey_ids)
+        steps_key = np.bincount(a_key[grows], minlength=nkey_ids) + extra_steps
         bad[steps_key > budget] = True
         np.minimum.at(u_lo, a_unit, a_f)
         np.maximum.at(u_hi, a_unit, a_s)
