@@ -149,7 +149,11 @@ def cache_dir() -> Path:
 
 
 def _run(cmd: list[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    """Run a helper tool; a missing or stuck tool is a failed run, never an exception."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.CompletedProcess(cmd, 127, "", f"{cmd[0]}: {exc}")
 
 
 def _apt(spec: AdapterSpec) -> str:
@@ -227,10 +231,7 @@ def _compile(spec: AdapterSpec, src: Path, include: Path, out: Path) -> None:
     os.close(fd)
     try:
         cmd = _command(spec, src, include, Path(tmp))
-        try:
-            res = _run(cmd, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise AdapterBuildError(f"building the {spec.name} adapter failed: {exc}") from None
+        res = _run(cmd, timeout=600)
         if res.returncode != 0:
             raise AdapterBuildError(
                 f"building the {spec.name} adapter failed ({' '.join(cmd)}):\n"
@@ -273,11 +274,16 @@ def build(name: str, out_dir: Path | None = None) -> Path:
     why = _missing(spec)
     if why is not None:
         raise AdapterUnavailable(why)
-    with _locked(directory):
-        if not (out.exists() and (stamp is None or _read(stamp) == digest)):
-            _compile(spec, src, include, out)
-            if stamp is not None:
-                stamp.write_text(digest + "\n")
+    try:
+        with _locked(directory):
+            if not (out.exists() and (stamp is None or _read(stamp) == digest)):
+                _compile(spec, src, include, out)
+                if stamp is not None:
+                    stamp.write_text(digest + "\n")
+    except OSError as exc:
+        raise AdapterBuildError(
+            f"cannot write the {name} adapter into {directory}: {exc}; point "
+            "MAPFUZZ_CACHE_DIR at a writable directory") from None
     return out.resolve()
 
 

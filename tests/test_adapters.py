@@ -228,3 +228,14 @@ def test_guide_example_builds_runs_clean_and_its_bug_is_found(tmp_path: Path) ->
         hit = first_finding(engine, runner, t, 2_000)
     assert hit is not None
     assert {v.cls for v in hit[1].violations} & {"torn-value", "phantom-value"}
+
+
+def test_unwritable_cache_is_a_message(built: dict[str, adapters.AdapterStatus],
+                                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    if built["cds_lfht"].path is None:
+        pytest.skip(f"cds_lfht adapter unavailable: {built['cds_lfht'].reason}")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("MAPFUZZ_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(adapters.AdapterBuildError, match="MAPFUZZ_CACHE_DIR"):
+        adapters.build("cds_lfht")
