@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", action="append", default=None, help="only these variants")
     args = ap.parse_args(argv)
     out = Console(stderr=True, highlight=False)
+    if not out.is_terminal:
+        out.width = 200  # CI logs: full variant names and reproducer paths
     try:
         if args.engine == "atheris":
             canary = run_atheris_canary(args.seed)
