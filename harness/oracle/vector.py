@@ -1,6 +1,7 @@
 """Bulk clearance of keys for big histories (numpy).
 
-``split(history, budget)`` runs the per-key fast path of ``register`` for all keys
+``split(history, budget)`` reads ``history.columns`` (or builds them from ``ops``),
+runs the per-key fast path of ``register`` for all keys
 at once, on arrays, and returns the keys it could *clear*: keys whose check would
 certainly answer ok with a known number of search steps. Every other key (anything
 unusual, anything that might be a violation, anything needing a real search) is left
@@ -16,7 +17,9 @@ A key is cleared only when, exactly as ``register.fast_check`` would find:
   never passes a finish); at most one piece is open;
 * every ⊥ read has exactly one candidate (the initial absence or one closed piece),
   or is free (inside the zone) for a candidate before any read is placed: such a read
-  changes nothing in the search, whatever it is assigned;
+  changes nothing in the search, whatever it is assigned; the few others (several
+  candidates, none holding them at first) are placed by replaying the search's
+  choice for them alone (``_place_ambiguous``: least growth, conflict check, steps);
 * with each read grown into its one candidate, no two units conflict. Zones only
   grow and conflicts only appear as they grow, so the plain depth-first search then
   places every read at its first try: its step count is the number of reads that
