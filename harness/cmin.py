@@ -34,11 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.execute import ExecutionSetupError, RunSpec, execute
+from harness.fuzz_input import split_input
 from harness.inputs import InputError, LoadedInput, load_input
 from harness.oracle import CLASSES
 from harness.plan import compile_schedule
 from harness.runner import COV_SIZE, Runner, Target, TargetError
-from harness.schedule import MapConfig, ScheduleError, decode_bytes
+from harness.schedule import MapConfig, ScheduleError
 
 _BUCKETS = (0, 1, 2, 3, 4, 4, 4, 4) + (5,) * 8 + (6,) * 16 + (7,) * 96 + (8,) * 128
 """Count -> bucket (1..8) for counts 0..255; 0 never occurs (zero counters are skipped)."""
@@ -119,7 +120,8 @@ class FeatureRunner:
 
     def load(self, item: Item) -> LoadedInput:
         if item.kind == "bytes":
-            return LoadedInput("bytes", decode_bytes(item.data, self.config))
+            seed, schedule = split_input(item.data, self.config)
+            return LoadedInput("bytes", schedule, seed=seed)
         return load_input(item.path)
 
     def features(self, item: Item) -> frozenset[int]:
@@ -129,7 +131,8 @@ class FeatureRunner:
         if r is not None and r.spec.mode == "controlled" and r.trace:
             spec = r.replay_spec()
         else:
-            spec = RunSpec(mode="controlled", strategy="pct", seed=self.seed, pct_depth=3)
+            seed = loaded.seed if loaded.seed is not None else self.seed
+            spec = RunSpec(mode="controlled", strategy="pct", seed=seed, pct_depth=3)
         plan = compile_schedule(loaded.schedule, target.variants)
         outcome = execute(runner, target, plan, spec)
         cov = runner.coverage()

@@ -1,8 +1,11 @@
 """Reading the files users hand to the CLI: schedules, reproducers and raw fuzz bytes.
 
 ``load_input`` tells them apart by content: a JSON object with a ``format`` of
-``mapfuzz-schedule/1`` or ``mapfuzz-reproducer/1``; anything else is raw fuzzer
-bytes, which always decode into a schedule (the byte decoder is total).
+``mapfuzz-schedule/1`` or ``mapfuzz-reproducer/1``; anything else is a raw fuzz
+input (``harness.fuzz_input``: a scheduler seed, then the schedule's byte form),
+which always decodes (the decoder is total). A file named ``*.json`` must be JSON:
+a corrupt one is an error, never silently read as raw bytes. A raw input that
+merely starts with ``{`` is still a raw input.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import reproducer
+from harness.fuzz_input import split_input
 from harness.reproducer import Reproducer, ReproducerError
-from harness.schedule import Schedule, ScheduleError, decode_bytes, from_json
+from harness.schedule import MapConfig, Schedule, ScheduleError, from_json
 
 
 class InputError(ValueError):
@@ -25,9 +29,12 @@ class LoadedInput:
     kind: str  # "schedule" | "reproducer" | "bytes"
     schedule: Schedule
     reproducer: Reproducer | None = None
+    seed: int | None = None
+    """The scheduler seed a raw fuzz input carries (None for JSON files)."""
 
 
-def load_input(path: Path) -> LoadedInput:
+def load_input(path: Path, config: MapConfig | None = None) -> LoadedInput:
+    """``config`` gives a raw input's target and variant (raw bytes do not hold them)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -37,10 +44,11 @@ def load_input(path: Path) -> LoadedInput:
         try:
             obj = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"{path}: looks like JSON but does not parse ({exc}); fix the file, "
-                "or pass raw fuzz bytes in a file that does not start with '{'"
-            ) from exc
+            if path.suffix == ".json":
+                raise InputError(
+                    f"{path}: not valid JSON ({exc}); fix or restore the file (a raw fuzz "
+                    "input must not be named *.json)"
+                ) from exc
     if isinstance(obj, dict):
         fmt = obj.get("format")
         try:
@@ -55,4 +63,5 @@ def load_input(path: Path) -> LoadedInput:
             f"{path}: JSON with format {fmt!r}; expected 'mapfuzz-schedule/1' or "
             f"'{reproducer.FORMAT}'"
         )
-    return LoadedInput("bytes", decode_bytes(data))
+    seed, schedule = split_input(data, config)
+    return LoadedInput("bytes", schedule, seed=seed)

@@ -166,3 +166,26 @@ def test_check_history_malformed_exits_2_naming_the_line(tmp_path: Path) -> None
     p = mapfuzz("check-history", bad)
     assert p.returncode == 2
     assert "line 2" in p.stderr and "bad.jsonl" in p.stderr
+
+
+def test_raw_crash_input_replays_as_the_engines_ran_it(tmp_path: Path) -> None:
+    from harness.frontends.check import check_schedule
+    from harness.fuzz_input import join_input, split_input
+    from harness.generate import standard_schedule
+    from harness.schedule import MapConfig
+
+    variant = "delete-absent-decrements"
+    data = join_input(12345, standard_schedule())
+    crash = tmp_path / "crash-0123"
+    crash.write_bytes(data)
+    seed, schedule = split_input(data, MapConfig(variant=variant))
+    expected = {v.cls for v in check_schedule(schedule, seed).violations}
+    assert expected, "the chosen input must fail on this variant"
+    p = mapfuzz("repro", crash, "--variant", variant, "--artifacts", tmp_path / "art", "--json")
+    assert p.returncode == 1, p.stderr
+    out = json.loads(p.stdout)
+    assert out["reproduced"] == 1 and {v["class"] for v in out["violations"]} == expected
+    r = mapfuzz("repro", out["reproducer"], "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["reproduced"] == 1
+    clean = mapfuzz("repro", crash, "--json")
+    assert clean.returncode == 0 and json.loads(clean.stdout)["reproduced"] == 0

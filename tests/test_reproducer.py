@@ -10,11 +10,12 @@ import pytest
 
 from harness import reproducer
 from harness.execute import RunSpec
+from harness.fuzz_input import join_input
 from harness.generate import standard_schedule
 from harness.inputs import InputError, load_input
 from harness.oracle import Violation
 from harness.reproducer import Reproducer, ReproducerError
-from harness.schedule import encode_bytes, to_json
+from harness.schedule import to_json
 
 
 def sample(seed: int = 5) -> Reproducer:
@@ -79,17 +80,26 @@ def test_load_input_tells_the_three_kinds_apart(tmp_path: Path) -> None:
     s = standard_schedule()
     (tmp_path / "s.json").write_text(json.dumps(to_json(s)))
     (tmp_path / "r.json").write_text(json.dumps(reproducer.to_json_obj(sample())))
-    (tmp_path / "crash-abc").write_bytes(encode_bytes(s))
+    (tmp_path / "crash-abc").write_bytes(join_input(77, s))
     assert load_input(tmp_path / "s.json").kind == "schedule"
     assert load_input(tmp_path / "r.json").kind == "reproducer"
     raw = load_input(tmp_path / "crash-abc")
-    assert raw.kind == "bytes" and raw.schedule.threads == s.threads
+    assert raw.kind == "bytes" and raw.seed == 77 and raw.schedule.threads == s.threads
+
+
+def test_raw_input_starting_with_a_brace_is_still_raw(tmp_path: Path) -> None:
+    s = standard_schedule()
+    data = join_input(ord("{"), s)
+    assert data[:1] == b"{"
+    (tmp_path / "crash-brace").write_bytes(data)
+    raw = load_input(tmp_path / "crash-brace")
+    assert raw.kind == "bytes" and raw.seed == ord("{") and raw.schedule.threads == s.threads
 
 
 def test_load_input_errors_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(InputError, match="bad.json"):
+    with pytest.raises(InputError, match=r"bad\.json: not valid JSON"):
         load_input(bad)
     other = tmp_path / "other.json"
     other.write_text('{"format": "something-else/1"}')

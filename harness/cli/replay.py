@@ -24,9 +24,10 @@ from harness.cli.common import (
     verdict_of,
 )
 from harness.execute import RunSpec
+from harness.inputs import LoadedInput, load_input
 from harness.reproducer import Reproducer, save, violation_json
 from harness.runner import Target, TargetError
-from harness.schedule import to_json
+from harness.schedule import MapConfig, to_json
 from harness.worker import WorkerError
 
 
@@ -36,7 +37,12 @@ from harness.worker import WorkerError
     "--mode", type=click.Choice(["controlled", "stress"]), default="controlled", show_default=True
 )
 @click.option("--strategy", type=click.Choice(["pct", "random"]), default="pct", show_default=True)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="scheduler seed (default: a raw fuzz input's own seed, else 0)",
+)
 @click.option(
     "--noise",
     type=click.FloatRange(0, 1),
@@ -55,7 +61,7 @@ def run(
     schedule: Path,
     mode: str,
     strategy: str,
-    seed: int,
+    seed: int | None,
     noise: float,
     artifacts: Path,
     json_mode: bool,
@@ -67,6 +73,8 @@ def run(
         target = Target.load(target_spec)
     except TargetError as exc:
         fail(str(exc))
+    if seed is None:
+        seed = loaded.seed or 0
     spec = RunSpec(
         mode=mode, strategy=strategy, seed=seed, noise=noise if mode == "stress" else 0.0
     )
@@ -136,6 +144,13 @@ def run(
     show_default=True,
     help="--to-controlled: where the witness is written",
 )
+@click.option(
+    "--target",
+    default="evacmap",
+    show_default=True,
+    help="raw fuzz input (a crash file): the target it was fuzzed on",
+)
+@click.option("--variant", default=None, help="raw fuzz input: the variant it was fuzzed on")
 @click.option("--json", "json_mode", is_flag=True)
 def repro(
     file: Path,
@@ -143,12 +158,18 @@ def repro(
     to_controlled: bool,
     budget: int,
     artifacts: Path,
+    target: str,
+    variant: str | None,
     json_mode: bool,
 ) -> None:
     """Replay a reproducer: exactly (controlled) or N times counting hits (stress).
 
-    With --to-controlled, turn a stress finding into a controlled one instead."""
+    A raw fuzz input (a crash file an engine wrote) replays in controlled mode with
+    the seed it carries, on --target/--variant. With --to-controlled, turn a stress
+    finding into a controlled one instead."""
     loaded = load(file)
+    if loaded.kind == "bytes":
+        _repro_raw(file, target, variant, runs or 1, artifacts, json_mode)
     r = loaded.reproducer
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; run it with: mapfuzz run {file}")
@@ -193,6 +214,69 @@ def repro(
             )
         print_violations(first.violations)
     sys.exit(EXIT_FINDING if reproduced else EXIT_OK)
+
+
+def _repro_raw(
+    file: Path, target_spec: str, variant: str | None, n: int, artifacts: Path, json_mode: bool
+) -> NoReturn:
+    """Replay a raw fuzz input as the engines ran it: controlled PCT with its own seed."""
+    from harness.frontends.check import controlled_spec, fit_to_target
+
+    try:
+        target = Target.load(target_spec)
+        target.variant_index(variant)
+    except (TargetError, ValueError) as exc:
+        fail(str(exc))
+    config = MapConfig(target=target.path or target.name, variant=variant)
+    raw = load_input(file, config)
+    assert raw.seed is not None  # raw inputs always carry one
+    loaded = LoadedInput("bytes", fit_to_target(raw.schedule, target), seed=raw.seed)
+    spec = controlled_spec(raw.seed)
+    attempts = run_attempts(target_spec, loaded, [spec] * n)
+    hits = [a for a in attempts if a.violations]
+    path = None
+    if hits:
+        first = hits[0]
+        outcome = first.outcome
+        path = save(
+            Reproducer(
+                target_name=target.name,
+                target_path=target.path,
+                abi_version=target.abi_version,
+                spec=spec,
+                schedule=loaded.schedule,
+                trace=outcome.execution.trace if outcome else (),
+                trace_hash=trace_hash_of(first),
+                violations=first.violations,
+                found={"engine": "repro", "input": str(file)},
+            ),
+            artifacts,
+        )
+    if json_mode:
+        emit_json(
+            {
+                "verdict": verdict_of(attempts),
+                "violations": [violation_json(v) for v in (hits[0].violations if hits else ())],
+                "trace_hash": None if not hits else _hex(trace_hash_of(hits[0])),
+                "runs": n,
+                "reproduced": len(hits),
+                "reproducer": str(path) if path else None,
+            }
+        )
+    else:
+        err.print(
+            f"{file}: raw input (seed {raw.seed}) on {target.name}"
+            + (f" variant {variant}" if variant else "")
+            + f": a finding in {len(hits)} of {n} run(s)"
+        )
+        if hits:
+            print_violations(hits[0].violations)
+            err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
+    sys.exit(EXIT_FINDING if hits else EXIT_OK)
+
+
+def _hex(value: int | None) -> str | None:
+    return None if value is None else f"0x{value:016x}"
 
 
 def _to_controlled(
@@ -250,6 +334,8 @@ def show(file: Path) -> None:
 
         click.echo(json.dumps(to_json_obj(loaded.reproducer), indent=1))
     else:
+        if loaded.seed is not None:
+            err.print(f"raw fuzz input: scheduler seed {loaded.seed}; the schedule follows")
         click.echo(json.dumps(to_json(loaded.schedule), indent=1))
 
 

@@ -1,15 +1,7 @@
 """The fuzz input of the atheris front end, and its structure-aware mutator.
 
-Input layout (documented contract; ``split_input`` / ``join_input``)::
-
-    bytes 0..7   the controlled-mode scheduler seed: u64 little endian, top bit
-                 dropped (63-bit, like the random engine); short inputs read as 0
-    bytes 8..    the schedule in the byte form of ``harness.schedule.decode_bytes``
-                 (total: any bytes are a valid schedule; target and variant come
-                 from the command line, not from the bytes)
-
-So a crash file holds everything needed to rerun it: the same schedule, the same
-seed, hence (controlled mode is deterministic) the same interleaving and verdict.
+The input layout (a scheduler seed, then the schedule's byte form) is defined in
+``harness.fuzz_input``; ``split_input`` / ``join_input`` are re-exported here.
 
 ``mutate`` decodes an input, applies one to three schedule-level edits (reseed the
 scheduler, replace / insert / delete / copy / swap ops, add or drop a thread,
@@ -26,19 +18,18 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 
+from harness.fuzz_input import SEED_BYTES, SEED_MASK, join_input, split_input
 from harness.schedule import (
     KEYED_KINDS,
     OP_KINDS,
     MapConfig,
     Op,
     Schedule,
-    decode_bytes,
-    encode_bytes,
 )
 from harness.values import SIZE_RANGES, VALUE_TYPES, Key, encode_key
 
-SEED_BYTES = 8
-SEED_MASK = (1 << 63) - 1
+__all__ = ["SEED_BYTES", "SEED_MASK", "join_input", "mutate", "split_input"]
+
 MUTATOR_MAX_THREADS = 8
 """The mutator adds threads up to this many (the decoder allows 16)."""
 MUTATOR_MAX_OPS = 48
@@ -49,18 +40,6 @@ BYTE_FALLBACK = 0.2
 """Share of mutations left to the byte-level fallback."""
 
 ByteMutator = Callable[[bytes, int], bytes]
-
-
-def split_input(data: bytes, config: MapConfig | None = None) -> tuple[int, Schedule]:
-    """(scheduler seed, schedule) of a fuzz input; total, like ``decode_bytes``."""
-    head = bytes(data[:SEED_BYTES]).ljust(SEED_BYTES, b"\0")
-    seed = int.from_bytes(head, "little") & SEED_MASK
-    return seed, decode_bytes(bytes(data[SEED_BYTES:]), config)
-
-
-def join_input(seed: int, schedule: Schedule) -> bytes:
-    """The fuzz input for a scheduler seed and a (valid) schedule."""
-    return (seed & SEED_MASK).to_bytes(SEED_BYTES, "little") + encode_bytes(schedule)
 
 
 def _rand_op(rng: random.Random, nkeys: int, kinds: tuple[str, ...]) -> Op:
