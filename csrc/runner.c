@@ -61,22 +61,28 @@ typedef struct visit_ctx {
     int oom;
 } visit_ctx;
 
+/* One item an iterate visits: its key and value bytes go to the arena back to
+ * back (key, value, key, value...: the Python decoder relies on this contiguity,
+ * harness/runner.py _items_memo), its mf_item to the items scratch. */
 static int visit(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
     visit_ctx *v = ctx;
+    mf_buf *a = v->arena, *its = v->items;
+    if (mf_buf_reserve(a, klen + vlen) || mf_buf_reserve(its, sizeof(mf_item))) {
+        v->oom = 1;
+        return 1;
+    }
     mf_item it;
-    it.key_off = v->arena->len;
+    it.key_off = a->len;
     it.key_len = (uint32_t)klen;
-    if (mf_buf_append(v->arena, key, klen))
-        goto oom;
-    it.val_off = v->arena->len;
+    it.val_off = a->len + klen;
     it.val_len = (uint32_t)vlen;
-    if (mf_buf_append(v->arena, val, vlen) || mf_buf_append(v->items, &it, sizeof it))
-        goto oom;
+    memcpy(a->p + a->len, key, klen);
+    memcpy(a->p + a->len + klen, val, vlen);
+    a->len += klen + vlen;
+    memcpy(its->p + its->len, &it, sizeof it);
+    its->len += sizeof it;
     return 0;
-oom:
-    v->oom = 1;
-    return 1;
 }
 
 static int align8(mf_buf *b)
@@ -110,12 +116,25 @@ static void do_op(mf_runner *r, mf_slot *me, const mf_op *op, mf_record *rec,
     if (me)
         mf_host_event(me, SITE_CALL, EV_CALL);
 
-    /* seq_cst RMW + fence: t_call is taken before any memory access of the op
-     * (the fence keeps the op's loads from moving above the increment); pairs
-     * with the fence before t_ret in other threads, so a.t_ret < b.t_call means a
-     * finished before b started (mapfuzz_runner.h, timestamps). */
-    rec->t_call = atomic_fetch_add_explicit(&r->clock, 1, memory_order_seq_cst);
-    atomic_thread_fence(memory_order_seq_cst);
+    /* Free-running pool threads (stress mode): seq_cst RMW + fence: t_call is
+     * taken before any memory access of the op (the fence keeps the op's loads
+     * from moving above the increment); pairs with the fence before t_ret in
+     * other threads, so a.t_ret < b.t_call means a finished before b started
+     * (mapfuzz_runner.h, timestamps).
+     * One thread at a time (controlled mode, C1; main in the sequential phases):
+     * relaxed load + store, no RMW, no fence. Only that thread touches the clock,
+     * and every change of thread is a go/done hand-off (release post, acquire
+     * wait) that orders all of a's op and its t_ret before b's t_call and op, the
+     * same guarantee the fences give, so the timestamps mean the same thing. */
+    int serial = !me || r->mode == MF_MODE_CONTROLLED;
+    if (serial) {
+        uint64_t t = atomic_load_explicit(&r->clock, memory_order_relaxed);
+        atomic_store_explicit(&r->clock, t + 1, memory_order_relaxed);
+        rec->t_call = t;
+    } else {
+        rec->t_call = atomic_fetch_add_explicit(&r->clock, 1, memory_order_seq_cst);
+        atomic_thread_fence(memory_order_seq_cst);
+    }
     int st = 0;
     int64_t len = 0;
     visit_ctx vc = { arena, items, 0 };
@@ -149,10 +168,18 @@ static void do_op(mf_runner *r, mf_slot *me, const mf_op *op, mf_record *rec,
         st = len < 0 ? (len < INT32_MIN ? INT32_MIN : (int)len) : 0;
         break;
     }
-    /* Fence + seq_cst RMW: every access of the op is done before t_ret is taken;
-     * pairs with the fence after t_call above (in this and other threads). */
-    atomic_thread_fence(memory_order_seq_cst);
-    rec->t_ret = atomic_fetch_add_explicit(&r->clock, 1, memory_order_seq_cst);
+    if (serial) {
+        /* Relaxed, one thread at a time: see t_call above. */
+        uint64_t t = atomic_load_explicit(&r->clock, memory_order_relaxed);
+        atomic_store_explicit(&r->clock, t + 1, memory_order_relaxed);
+        rec->t_ret = t;
+    } else {
+        /* Fence + seq_cst RMW: every access of the op is done before t_ret is
+         * taken; pairs with the fence after t_call above (in this and other
+         * threads). */
+        atomic_thread_fence(memory_order_seq_cst);
+        rec->t_ret = atomic_fetch_add_explicit(&r->clock, 1, memory_order_seq_cst);
+    }
 
     rec->status = st;
     if (st < 0) {
