@@ -440,6 +440,35 @@ class Runner:
             self._r = self._new()
         return exe
 
+    def run_undecoded(
+        self, plan: Plan, seeds: Sequence[int], *, strategy: str = "pct", pct_depth: int = 3
+    ) -> int:
+        """Run ``plan`` in controlled mode once per seed and decode nothing: the C
+        core's own speed, for benchmarks (oracle and Python decoding excluded).
+        Returns how many executions ended with a status other than ok."""
+        if self._r is None:
+            raise ValueError("this Runner is closed")
+        cfg = self._cfg
+        cfg.mode = MODES["controlled"]
+        cfg.strategy = STRATEGIES[strategy]
+        cfg.pct_depth = pct_depth
+        cfg.step_bound = 0
+        cfg.noise = 0.0
+        cfg.stress_timeout_ms = 0
+        cfg.pct_steps = 0
+        cfg.replay = ffi.NULL
+        cfg.replay_len = 0
+        cp = _c_plan(plan)
+        res = self._res
+        bad = 0
+        for seed in seeds:
+            cfg.seed = seed & 0xFFFFFFFFFFFFFFFF
+            if lib.mf_runner_run(self._r, cp.ptr, cfg, res) < 0 or res.status != 0:
+                bad += 1
+                if res.broken:
+                    self._r = self._new()
+        return bad
+
     def _decode(self, res: Any, record_events: bool, cp: _CPlan) -> Execution:
         status = STATUSES[res.status]
         message = ffi.string(res.message).decode(errors="replace")
