@@ -80,7 +80,7 @@ Progress = Callable[[CampaignResult, Report | None], None]
 
 def make_engine(cfg: CampaignConfig, target: Target) -> RandomEngine:
     base = MapConfig(
-        target=target.path or target.name, variant=cfg.variant, hash_seed=0, capacity=8
+        target=target.spec, variant=cfg.variant, hash_seed=0, capacity=8
     )
     spec = RunSpec(
         mode=cfg.mode,

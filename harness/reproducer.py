@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.execute import RunSpec
 from harness.oracle import Violation
+from harness.runner import Target
 from harness.schedule import Schedule, ScheduleError, from_json, to_json
 
 FORMAT = "mapfuzz-reproducer/1"
@@ -55,7 +57,13 @@ class Reproducer:
 
     @property
     def target_spec(self) -> str:
-        return self.target_path or self.target_name
+        """How to load the target: its recorded path, or its name where the path is gone
+        and the name is one mapfuzz resolves (evacmap, an adapter built elsewhere)."""
+        if self.target_path is None:
+            return self.target_name
+        if os.path.exists(self.target_path) or not Target.is_named(self.target_name):
+            return self.target_path
+        return self.target_name
 
     @property
     def main_class(self) -> str:

@@ -67,6 +67,12 @@ _NEVER = (1 << 64) - 1
 _OP_ITERATE, _OP_LEN = 4, 5
 
 
+def _adapter_names() -> frozenset[str]:
+    from harness.adapters import ADAPTERS
+
+    return frozenset(ADAPTERS)
+
+
 class TargetError(Exception):
     """A target could not be loaded: the message names the path and what to do."""
 
@@ -81,10 +87,23 @@ class Target:
     caps: int
     variants: tuple[str, ...]
     _table: Any = field(default=None, repr=False, compare=False)
+    spec: str = field(default="", compare=False)
+    """How to load it again anywhere: "evacmap", an adapter name, or the .so's path."""
 
     @staticmethod
     def load(spec: str) -> Target:
-        """``"evacmap"``: the built-in map; anything else: a path to a target .so."""
+        """``"evacmap"``: the built-in map; an adapter name (``cds_lfht``, ``cuckoo``:
+        harness/adapters.py builds it on first use); anything else: a path to a target .so."""
+        given = spec
+        if spec in _adapter_names():
+            from harness.adapters import AdapterError, resolve
+
+            try:
+                resolved = resolve(spec)
+            except AdapterError as exc:
+                raise TargetError(str(exc)) from exc
+            assert resolved is not None  # a known adapter name resolves or raises
+            spec = resolved
         if spec == "evacmap":
             table = lib.mf_evacmap()
             if table == ffi.NULL:
@@ -97,7 +116,8 @@ class Target:
             path = os.path.abspath(spec) if os.path.exists(spec) else spec
             if not os.path.exists(path):
                 raise TargetError(
-                    f"{spec}: no such file; a target is 'evacmap' or the path of a shared "
+                    f"{spec}: no such file; a target is 'evacmap', an adapter "
+                    f"({', '.join(sorted(_adapter_names()))}) or the path of a shared "
                     "library that exports mf_target_v1 (see csrc/mapfuzz_target.h)"
                 )
             err = ffi.new("char[]", 512)
@@ -111,7 +131,15 @@ class Target:
                 variants.append(ffi.string(table.variants[i]).decode(errors="replace"))
                 i += 1
         name = ffi.string(table.name).decode(errors="replace") if table.name != ffi.NULL else "?"
-        return Target(name, path, int(table.abi_version), int(table.caps), tuple(variants), table)
+        again = given if Target.is_named(given) else (path or given)
+        return Target(
+            name, path, int(table.abi_version), int(table.caps), tuple(variants), table, again
+        )
+
+    @staticmethod
+    def is_named(name: str) -> bool:
+        """True for the targets mapfuzz finds by name: evacmap and the adapters."""
+        return name == "evacmap" or name in _adapter_names()
 
     def variant_index(self, name: str | None) -> int:
         """The ``variant`` argument of create: 0 for the correct map, i for variants[i-1]."""

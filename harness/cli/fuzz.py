@@ -97,7 +97,10 @@ class FuzzProgress:
 
 @cli.command()
 @click.option(
-    "--target", default="evacmap", show_default=True, help="evacmap or a path to a target .so"
+    "--target",
+    default="evacmap",
+    show_default=True,
+    help="evacmap, cds_lfht, cuckoo, or a path to a target .so",
 )
 @click.option("--variant", default=None, help="seeded bug to run (default: the correct map)")
 @click.option(
@@ -202,9 +205,7 @@ def fuzz(
         result: CampaignResult
         with FuzzProgress(json_mode, seconds, execs) as progress:
             if engine == "atheris":
-                result = run_atheris_campaign(
-                    cfg, progress, corpus=corpus, extra=libfuzzer_flags
-                )
+                result = run_atheris_campaign(cfg, progress, corpus=corpus, extra=libfuzzer_flags)
             elif engine == "hypothesis":
                 # hypothesis is a dev/fuzz dependency: import it only when asked for
                 from harness.frontends.hypothesis_engine import run_hypothesis_campaign

@@ -17,9 +17,29 @@ CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--json", "json_mode", is_flag=True)
 def targets(paths: tuple[str, ...], json_mode: bool) -> None:
-    """List targets: the built-in evacmap and any target .so given."""
+    """List targets: the built-in evacmap, the adapters for real maps, and any .so given.
+
+    An adapter whose library is not installed is listed with the reason and the
+    command that installs it."""
+    from harness.adapters import status
+
     rows: list[dict[str, Any]] = []
-    for spec in ("evacmap", *paths):
+    specs: list[str] = ["evacmap"]
+    for adapter in status():
+        if adapter.path is None:
+            rows.append(
+                {
+                    "name": adapter.name,
+                    "path": None,
+                    "abi_version": None,
+                    "caps": [],
+                    "variants": [],
+                    "unavailable": adapter.reason,
+                }
+            )
+        else:
+            specs.append(adapter.name)
+    for spec in (*specs, *paths):
         try:
             t = Target.load(spec)
         except TargetError as exc:
@@ -38,6 +58,9 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
         emit_json(rows)
         return
     for row in rows:
+        if row.get("unavailable"):
+            click.echo(f"{row['name']}  (unavailable: {row['unavailable']})")
+            continue
         click.echo(f"{row['name']}  ({row['path'] or 'built-in'}, ABI v{row['abi_version']})")
         click.echo(f"  caps: {', '.join(row['caps']) or 'none'}")
         variants = row["variants"]

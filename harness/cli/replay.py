@@ -227,7 +227,7 @@ def _repro_raw(
         target.variant_index(variant)
     except (TargetError, ValueError) as exc:
         fail(str(exc))
-    config = MapConfig(target=target.path or target.name, variant=variant)
+    config = MapConfig(target=target.spec, variant=variant)
     raw = load_input(file, config)
     assert raw.seed is not None  # raw inputs always carry one
     loaded = LoadedInput("bytes", fit_to_target(raw.schedule, target), seed=raw.seed)

@@ -176,7 +176,7 @@ def command(
 
 def _crash_reproducer(target: Target, variant: str | None, path: Path, cls: str, detail: str,
                       pct_depth: int) -> Reproducer:
-    config = MapConfig(target=target.path or target.name, variant=variant)
+    config = MapConfig(target=target.spec, variant=variant)
     seed, schedule = split_input(path.read_bytes(), config)
     what = "crashed" if cls == "crash" else "hung"
     return Reproducer(

@@ -184,7 +184,7 @@ class Harness:
         self.artifacts = artifacts
         self.target, self.runner = properties.runner_for(opts.target)
         self.target.variant_index(opts.variant)  # ValueError naming the variants
-        self.config = MapConfig(target=self.target.path or self.target.name, variant=opts.variant)
+        self.config = MapConfig(target=self.target.spec, variant=opts.variant)
         self.kinds = properties.allowed_kinds(self.target)
         self.counters = InterleavingCounters() if opts.counters else None
         self.execs = 0

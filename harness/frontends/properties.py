@@ -85,7 +85,7 @@ class NoFindingProperty:
     def __post_init__(self) -> None:
         target, _ = runner_for(self.target_spec)
         target.variant_index(self.variant)  # ValueError naming the variants
-        name = target.path or target.name
+        name = target.spec
         strategy = contended_schedules(
             name,
             self.variant,
