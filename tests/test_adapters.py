@@ -138,6 +138,17 @@ def test_table_caps_and_variants(name: str, built: dict[str, adapters.AdapterSta
     assert len(t.variants) >= 2
 
 
+@pytest.mark.parametrize("name", sorted(adapters.ADAPTERS))
+def test_loaded_by_name_and_reloadable_by_spec(
+    name: str, built: dict[str, adapters.AdapterStatus]
+) -> None:
+    if built[name].path is None:
+        pytest.skip(f"{name} adapter unavailable: {built[name].reason}")
+    t = Target.load(name)
+    assert t.name == name and t.spec == name and t.path == built[name].path
+    assert Target.load(t.spec).variants == t.variants
+
+
 # ------------------------------------------------------------------ the correct adapters
 
 
