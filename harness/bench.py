@@ -14,7 +14,6 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -160,20 +159,60 @@ def bench_throughput(quick: bool, log: Log) -> dict[str, Any]:
 
         record("whole_loop_execs_per_s", _median_rates(whole, repeats))
 
-        def stress(threads: int) -> Callable[[], int]:
-            sub = replace(plan, threads=plan.threads[:threads])
-            nops = sum(len(t) for t in sub.threads)
-
-            def go() -> int:
-                for i in range(n // 10):
-                    runner.run(sub, mode="stress", seed=i, noise=0.0, record_events=False)
-                return (n // 10) * nops
-
-            return go
-
-        record("stress_ops_per_s_2_threads", _median_rates(stress(2), repeats))
     if log:
         log("  " + ", ".join(f"{k} {v}" for k, v in out.items() if k.endswith("_per_s")))
+    return out
+
+
+def bench_maps(quick: bool, log: Log) -> dict[str, Any]:
+    """Stress-mode ops/s with 2 threads of every available map on one workload, the
+    maps taking turns within each repeat (side by side, same machine state)."""
+    import random
+
+    from harness.adapters import status
+    from harness.generate import GenConfig, generate
+    from harness.schedule import MapConfig
+
+    gen = GenConfig(
+        threads=2,
+        ops_per_thread=256,
+        keys=64,
+        op_weights={"get": 50, "put": 25, "put_if_absent": 10, "delete": 15},
+        capacity=8,
+        hash_seed=1,
+        prefill_fraction=0.0,
+    )
+    schedule = generate(random.Random(1), gen, MapConfig())
+    names = ["evacmap"] + [a.name for a in status() if a.path is not None]
+    maps = {}
+    for name in names:
+        target = Target.load(name)
+        maps[name] = (Runner(target), compile_schedule(schedule, target.variants))
+    nops = sum(len(t) for t in schedule.threads)
+    runs = 40 if quick else 200
+    repeats = 5 if quick else 9
+    samples: dict[str, dict[float, list[float]]] = {n: {0.0: [], 0.05: []} for n in names}
+    for _ in range(repeats):
+        for noise in (0.0, 0.05):
+            for name, (runner, plan) in maps.items():
+                t0 = time.perf_counter()
+                for i in range(runs):
+                    runner.run(plan, mode="stress", seed=i, noise=noise, record_events=False)
+                samples[name][noise].append(runs * nops / (time.perf_counter() - t0))
+    for runner, _ in maps.values():
+        runner.close()
+    out: dict[str, Any] = {
+        "workload": "2 threads x 256 ops over 64 keys (50% get, 25% put, 10% put_if_absent, "
+        "15% delete), map created per execution",
+        "repeats": repeats,
+        "ops_per_s": {
+            name: {f"noise_{noise}": round(statistics.median(v)) for noise, v in by.items()}
+            for name, by in samples.items()
+        },
+    }
+    if log:
+        for name, by in out["ops_per_s"].items():
+            log(f"  {name:10} stress ops/s: {by}")
     return out
 
 
@@ -207,6 +246,9 @@ def run_bench(quick: bool = False, log: Log = None) -> dict[str, Any]:
     if log:
         log("oracle ...")
     results["oracle"] = bench_oracle(quick, log)
+    if log:
+        log("maps side by side ...")
+    results["maps"] = bench_maps(quick, log)
     if log:
         log("detection ...")
     results["detection"] = bench_detection(quick, log)
