@@ -1181,19 +1181,33 @@ static int bad_key(size_t klen) { return klen < 1 || klen > MF_MAX_KEY; }
 
 enum { W_PUT, W_PIA };
 
+
+/* The prologue every keyed operation shares: the entry schedule point, joining the
+ * epoch (the tables and blobs this operation reaches stay allocated until it leaves),
+ * and the key's words and seeded hash. NULL when the thread has no epoch record. */
+static ev_rec *op_begin(evacmap *m, const char *site, const uint8_t *key, size_t klen,
+                        uint64_t kw[4], uint32_t *h)
+{
+    pt(m, site);
+    ev_rec *rec = epoch_enter(m);
+    if (!rec)
+        return NULL;
+    key_words(key, klen, kw);
+    *h = ev_hash(m->seed, kw, klen);
+    return rec;
+}
+
 static int ev_write(evacmap *m, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
                     uint8_t *out, size_t *outlen, int mode)
 {
     if (bad_key(klen) || vlen > MF_MAX_VALUE)
         return -1;
     const int pia = mode == W_PIA;
-    pt(m, pia ? "pia:enter" : "put:enter");
-    ev_rec *rec = epoch_enter(m);
+    uint64_t kw[4];
+    uint32_t h;
+    ev_rec *rec = op_begin(m, pia ? "pia:enter" : "put:enter", key, klen, kw, &h);
     if (!rec)
         return -1;
-    uint64_t kw[4];
-    key_words(key, klen, kw);
-    uint32_t h = ev_hash(m->seed, kw, klen);
     int ret;
     ev_loc L;
 
@@ -1346,13 +1360,11 @@ static int ev_del(void *map, const uint8_t *key, size_t klen, uint8_t *old, size
     evacmap *m = map;
     if (bad_key(klen))
         return -1;
-    pt(m, "del:enter");
-    ev_rec *rec = epoch_enter(m);
+    uint64_t kw[4];
+    uint32_t h;
+    ev_rec *rec = op_begin(m, "del:enter", key, klen, kw, &h);
     if (!rec)
         return -1;
-    uint64_t kw[4];
-    key_words(key, klen, kw);
-    uint32_t h = ev_hash(m->seed, kw, klen);
     int ret;
 
     if (V(m, V_DELETE_FAST_PATH_SKIPS_LOCK)) {
@@ -1416,13 +1428,11 @@ static int ev_get(void *map, const uint8_t *key, size_t klen, uint8_t *val, size
     evacmap *m = map;
     if (bad_key(klen))
         return -1;
-    pt(m, "get:enter");
-    ev_rec *rec = epoch_enter(m);
+    uint64_t kw[4];
+    uint32_t h;
+    ev_rec *rec = op_begin(m, "get:enter", key, klen, kw, &h);
     if (!rec)
         return -1;
-    uint64_t kw[4];
-    key_words(key, klen, kw);
-    uint32_t h = ev_hash(m->seed, kw, klen);
     ev_loc L;
     int r = lookup(m, h, klen, kw, &L);
     if (r == R_FOUND) {

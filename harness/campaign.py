@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.collide import evacmap_colliding_keys
 from harness.engine import RandomEngine
-from harness.execute import MF_CAP_ITERATE, MF_CAP_PUT_IF_ABSENT, RunSpec
+from harness.execute import RunSpec, allowed_kinds
 from harness.generate import GenConfig
 from harness.reproducer import Reproducer, save
 from harness.runner import Target
@@ -95,11 +95,8 @@ def gen_config_for(target: Target) -> GenConfig:
     """The generator's defaults, less the operations the target does not offer:
     put_if_absent without MF_CAP_PUT_IF_ABSENT, concurrent iterate without MF_CAP_ITERATE."""
     gen = GenConfig()
-    ops = dict(gen.op_weights)
-    if not target.caps & MF_CAP_PUT_IF_ABSENT:
-        ops.pop("put_if_absent", None)
-    if not target.caps & MF_CAP_ITERATE:
-        ops.pop("iterate", None)
+    kinds = allowed_kinds(target)
+    ops = {kind: w for kind, w in gen.op_weights.items() if kind in kinds}
     if target.name == "evacmap" and target.path is None:
         # a quarter of the contended keys share a home group: probe runs across groups
         return replace(gen, op_weights=ops, colliding_keys=0.25, collide=evacmap_colliding_keys)

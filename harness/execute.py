@@ -15,10 +15,22 @@ from harness.history import History
 from harness.oracle import Verdict, Violation, check
 from harness.plan import Plan, to_history
 from harness.runner import Execution, Runner, Target
+from harness.schedule import OP_KINDS
 
 MF_CAP_PUT_IF_ABSENT = 2
 MF_CAP_ITERATE = 4
 MF_CAP_EXACT_LEN = 8
+
+def allowed_kinds(target: Target) -> tuple[str, ...]:
+    """Op kinds a schedule may use on ``target``: no put_if_absent without
+    MF_CAP_PUT_IF_ABSENT, no concurrent iterate without MF_CAP_ITERATE."""
+    kinds = list(OP_KINDS)
+    if not target.caps & MF_CAP_PUT_IF_ABSENT:
+        kinds.remove("put_if_absent")
+    if not target.caps & MF_CAP_ITERATE:
+        kinds.remove("iterate")
+    return tuple(kinds)
+
 
 EXECUTION_CLASSES = {"hang": "hang", "target-error": "target-error", "invariant": "invariant"}
 """Execution statuses that are findings in themselves, and their class."""

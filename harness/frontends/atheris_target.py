@@ -176,6 +176,7 @@ class Harness:
     """TestOneInput and the custom mutator over one target/variant."""
 
     def __init__(self, opts: Options, artifacts: Path) -> None:
+        from harness.execute import allowed_kinds
         from harness.frontends import check as properties
         from harness.schedule import MapConfig
 
@@ -185,7 +186,7 @@ class Harness:
         self.target, self.runner = properties.runner_for(opts.target)
         self.target.variant_index(opts.variant)  # ValueError naming the variants
         self.config = MapConfig(target=self.target.spec, variant=opts.variant)
-        self.kinds = properties.allowed_kinds(self.target)
+        self.kinds = allowed_kinds(self.target)
         self.counters = InterleavingCounters() if opts.counters else None
         self.execs = 0
         self.start = time.monotonic()

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.execute import MF_CAP_ITERATE, MF_CAP_PUT_IF_ABSENT, Outcome, RunSpec, execute
+from harness.execute import Outcome, RunSpec, allowed_kinds, execute
 from harness.oracle import Violation
 from harness.plan import compile_schedule
 from harness.reproducer import Reproducer, save
@@ -32,17 +32,6 @@ def runner_for(target_spec: str) -> tuple[Target, Runner]:
         target = Target.load(target_spec)
         hit = _RUNNERS[target_spec] = (target, Runner(target))
     return hit
-
-
-def allowed_kinds(target: Target) -> tuple[str, ...]:
-    """Op kinds the target offers (as the random engine: no put_if_absent without
-    MF_CAP_PUT_IF_ABSENT, no concurrent iterate without MF_CAP_ITERATE)."""
-    kinds = list(OP_KINDS)
-    if not target.caps & MF_CAP_PUT_IF_ABSENT:
-        kinds.remove("put_if_absent")
-    if not target.caps & MF_CAP_ITERATE:
-        kinds.remove("iterate")
-    return tuple(kinds)
 
 
 def fit_to_target(schedule: Schedule, target: Target) -> Schedule:

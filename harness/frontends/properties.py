@@ -22,10 +22,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import target as hypothesis_target
 
-from harness.execute import Outcome
+from harness.execute import Outcome, allowed_kinds
 from harness.frontends.check import (
     FindingError,
-    allowed_kinds,
     check_or_raise,
     check_schedule,
     fit_to_target,
