@@ -128,5 +128,6 @@ uint32_t mf_runner_features(mf_runner *r);
 uint32_t mf_evacmap_hash(uint64_t seed, const uint8_t *key, size_t klen);
 const char *mf_site_name(uint32_t site);
 const mf_host *mf_host_null(void);
+double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);
 const mf_target *mf_evacmap(void);
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);

@@ -158,6 +158,10 @@ uint32_t mf_runner_features(mf_runner *r);
 /* Site names seen so far (process-wide); NULL for an unknown id. */
 const char *mf_site_name(uint32_t site);
 
+/* Single-thread ops/s of a target on a fixed mixed workload (csrc/microbench.c):
+ * nops operations over nkeys int keys, null host; -1 on failure. For benchmarks. */
+double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);
+
 /* A host whose point and blocked do nothing: for calling a target directly
  * (single-threaded tests, the sequential phases). */
 const mf_host *mf_host_null(void);

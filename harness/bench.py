@@ -199,6 +199,10 @@ def bench_maps(quick: bool, log: Log) -> dict[str, Any]:
                 for i in range(runs):
                     runner.run(plan, mode="stress", seed=i, noise=noise, record_events=False)
                 samples[name][noise].append(runs * nops / (time.perf_counter() - t0))
+    single: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(repeats):
+        for name, (runner, _) in maps.items():
+            single[name].append(runner.target.single_thread_ops_per_s(200_000, 64))
     for runner, _ in maps.values():
         runner.close()
     out: dict[str, Any] = {
@@ -209,6 +213,7 @@ def bench_maps(quick: bool, log: Log) -> dict[str, Any]:
             name: {f"noise_{noise}": round(statistics.median(v)) for noise, v in by.items()}
             for name, by in samples.items()
         },
+        "single_thread_ops_per_s": {n: round(statistics.median(v)) for n, v in single.items()},
     }
     if log:
         for name, by in out["ops_per_s"].items():
@@ -283,6 +288,24 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     ]
     for k, v in results["throughput"].items():
         lines.append(f"| {k} | {v} |")
+    maps = results.get("maps")
+    if maps:
+        lines += [
+            "",
+            f"## The maps side by side ({maps['workload']})",
+            "",
+            "| map | stress ops/s, no noise | stress ops/s, noise 0.05 | single-thread ops/s |",
+            "|---|---|---|---|",
+        ]
+        for name, by in maps["ops_per_s"].items():
+            single = maps["single_thread_ops_per_s"][name]
+            lines.append(f"| {name} | {by['noise_0.0']} | {by['noise_0.05']} | {single} |")
+        lines += [
+            "",
+            "Stress: 2 threads through the runner, a fresh map per execution. Single-thread: "
+            "in C with no scheduler (csrc/microbench.c: 50% get, 30% put, 20% delete over "
+            "64 int keys).",
+        ]
     lines += [
         "",
         "## Oracle (check time, history construction excluded)",

@@ -136,6 +136,13 @@ class Target:
             name, path, int(table.abi_version), int(table.caps), tuple(variants), table, again
         )
 
+    def single_thread_ops_per_s(self, nops: int, nkeys: int, seed: int = 1) -> float:
+        """The map's own single-thread speed on a fixed mixed workload, measured in C."""
+        rate = float(lib.mf_bench_single_thread(self._table, nops, nkeys, seed))
+        if rate < 0:
+            raise TargetError(f"{self.name}: create failed in the single-thread benchmark")
+        return rate
+
     @staticmethod
     def is_named(name: str) -> bool:
         """True for the targets mapfuzz finds by name: evacmap and the adapters."""
