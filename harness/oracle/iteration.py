@@ -32,6 +32,10 @@ from .verdict import Violation
 
 PRESENT, ABSENT, UNSURE = 1, 0, -1
 
+FAST_PATHS = True
+"""Count len's bounds in one inlined loop and answer the quiescent rules from the
+post-phase gets directly (same answers as the general loops; tests compare them)."""
+
 
 def _mutations(history: History) -> dict[int, list[tuple[int, int, bool]]]:
     """Per key: (start, finish or INF, is_put) of every op that may change it."""
@@ -70,6 +74,44 @@ def _state(muts: list[tuple[int, int, bool]], a: int, b: int) -> int:
     return UNSURE
 
 
+def _len_bounds(
+    muts: dict[int, list[tuple[int, int, bool]]], known: list[bool], nkeys: int,
+    a: int, b: int,
+) -> tuple[int, int]:
+    """(surely present, possibly present) over [a, b]: ``_state`` of every key, inlined."""
+    lo = hi = 0
+    for k in range(nkeys):
+        if not known[k]:
+            hi += 1
+            continue
+        ms = muts.get(k)
+        if ms is None:
+            continue  # never written: absent
+        p_s = p_f = d_s = d_f = NEG
+        for s, f, is_put in ms:
+            if s <= b and f >= a:
+                hi += 1
+                break
+            if f < a:
+                if is_put:
+                    if s > p_s:
+                        p_s = s
+                    if f > p_f:
+                        p_f = f
+                else:
+                    if s > d_s:
+                        d_s = s
+                    if f > d_f:
+                        d_f = f
+        else:
+            if p_f == NEG or d_s > p_f:
+                continue
+            if p_s > d_f:
+                lo += 1
+            hi += 1
+    return lo, hi
+
+
 def check_iteration(
     history: History,
     nm: Namer,
@@ -93,7 +135,17 @@ def check_iteration(
                     and op.status in ("found", "absent"):
                 post[op.key] = PRESENT if op.status == "found" else ABSENT
     nkeys = len(history.keys)
-    vkey = [vi.key for vi in history.values]
+    known = history.key_known
+    post_absent = {k for k, st in post.items() if st == ABSENT}
+    # the key each value was written for (None: no writer), for the value rule
+    vown = [vi.key if vi.writer is not None else None for vi in history.values]
+    nvals = len(vown)
+    fast = FAST_PATHS
+    # the quiescent answer for every key, when post-phase gets decided them all
+    all_post = fast and all(k in post for k in range(nkeys) if known[k])
+    post_present = sorted(k for k, st in post.items()
+                          if st == PRESENT and 0 <= k < nkeys and known[k])
+    n_unknown = sum(1 for k in range(nkeys) if not known[k])
     for idx in targets:
         op = ops[idx]
         a, b = op.call, op.ret
@@ -112,45 +164,63 @@ def check_iteration(
         if op.kind == "iterate":
             seen: dict[int, int] = {}
             for k, v in op.items or ():
-                seen[k] = seen.get(k, 0) + 1
-                if not (0 <= k < nkeys) or not history.key_known[k]:
+                if k in seen:
+                    seen[k] += 1
+                else:
+                    seen[k] = 1
+                if not (0 <= k < nkeys) or not known[k]:
                     found.append(Violation(
                         "phantom-value", nm.key(k), (idx,),
                         f"{nm.op(idx)} yielded key {nm.key(k)}, which no operation wrote."))
                     continue
-                if v < 0 or v >= len(vkey) or vkey[v] != k or history.values[v].writer is None:
+                if not (0 <= v < nvals) or vown[v] != k:
                     value_problem(k, v, idx)
-                per_key.setdefault(k, []).append((a, b, R, v, v, idx))
-                if quiet and post.get(k) == ABSENT and k not in bad:
+                evs = per_key.get(k)
+                if evs is None:
+                    evs = per_key[k] = []
+                evs.append((a, b, R, v, v, idx))
+                if quiet and k in post_absent and k not in bad:
                     bad[k] = Finding(
                         "phantom-value", (idx,),
                         f"{nm.op(idx)} yielded {nm.key(k)} = {nm.value(v)} after the writes "
                         "had stopped, but the key is absent.")
             for k, c in seen.items():
-                if c > 1 and 0 <= k < nkeys and history.key_known[k] and not any(
+                if c > 1 and 0 <= k < nkeys and known[k] and not any(
                     not is_put and s <= b and f >= a for s, f, is_put in muts.get(k, [])
                 ):
                     found.append(Violation(
                         "duplicate-key", nm.key(k), (idx,),
                         f"{nm.op(idx)} yielded key {nm.key(k)} {c} times, and no delete of "
                         "it overlapped the iteration."))
-            for k in range(nkeys):
-                if k not in seen and history.key_known[k] and state(k) == PRESENT:
-                    found.append(Violation(
-                        "missing-key", nm.key(k), (idx,),
-                        f"{nm.op(idx)} did not yield key {nm.key(k)}, although it was present "
-                        "and untouched for the whole iteration."))
+            if fast and quiet and all_post:
+                # every key's presence is its post-phase get's answer
+                miss = [k for k in post_present if k not in seen]
+            else:
+                miss = [k for k in range(nkeys)
+                        if k not in seen and known[k] and state(k) == PRESENT]
+            for k in miss:
+                found.append(Violation(
+                    "missing-key", nm.key(k), (idx,),
+                    f"{nm.op(idx)} did not yield key {nm.key(k)}, although it was present "
+                    "and untouched for the whole iteration."))
         else:
             if not quiet and not history.exact_len:
                 continue
             lo = hi = 0
-            for k in range(nkeys):
-                st = state(k) if history.key_known[k] else UNSURE
-                if st == PRESENT:
-                    lo += 1
-                    hi += 1
-                elif st == UNSURE:
-                    hi += 1
+            if fast and quiet and all_post:
+                # known keys: their post-phase answers; unknown keys: unsure
+                lo = len(post_present)
+                hi = lo + n_unknown
+            elif fast and not quiet:
+                lo, hi = _len_bounds(muts, known, nkeys, a, b)
+            else:
+                for k in range(nkeys):
+                    st = state(k) if known[k] else UNSURE
+                    if st == PRESENT:
+                        lo += 1
+                        hi += 1
+                    elif st == UNSURE:
+                        hi += 1
             n = op.length
             if n is None or lo <= n <= hi:
                 continue
