@@ -8,7 +8,6 @@ the variant or the scheduler's events moved: re-minimise with ``mapfuzz tmin``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,13 +21,6 @@ from harness.tmin import Case, LocalRuns, signature_of
 
 DIR = Path(__file__).resolve().parent.parent / "corpus" / "regressions"
 FILES = sorted(DIR.glob("*.json"))
-
-
-@pytest.fixture(scope="module")
-def local() -> Iterator[LocalRuns]:
-    runs = LocalRuns("evacmap")
-    yield runs
-    runs.close()
 
 
 def reproducer(path: Path) -> Reproducer:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from harness.campaign import CampaignConfig, make_engine
 from harness.cli import cli
-from harness.engine import first_finding
 from harness.execute import RunSpec
 from harness.oracle import Violation
 from harness.reproducer import Reproducer, save, to_json_obj
-from harness.runner import Runner, Target
 from harness.schedule import MapConfig, Op, Schedule
 from harness.tmin import (
     Case,
@@ -29,22 +25,11 @@ from harness.tmin import (
     sizes,
 )
 from harness.worker import Attempt
-
-
-@pytest.fixture(scope="module")
-def local() -> Iterator[LocalRuns]:
-    runs = LocalRuns("evacmap")
-    yield runs
-    runs.close()
+from tests.fixtures.findings import seeded_finding
 
 
 def controlled_finding(variant: str) -> Reproducer:
-    target = Target.load("evacmap")
-    with Runner(target) as runner:
-        hit = first_finding(make_engine(CampaignConfig(variant=variant, seed=2), target),
-                            runner, target, 3000)
-    assert hit is not None
-    item, outcome = hit
+    item, outcome = seeded_finding(variant)
     return Reproducer("evacmap", None, 1, item.spec, item.schedule, outcome.execution.trace,
                       outcome.execution.trace_hash, outcome.violations)
 

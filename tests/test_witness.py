@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
-from harness.campaign import CampaignConfig, make_engine
-from harness.engine import first_finding
 from harness.execute import RunSpec
 from harness.oracle import Violation
 from harness.reproducer import Reproducer
-from harness.runner import Runner, Target
 from harness.tmin import LocalRuns
 from harness.witness import find_witness, search_specs
-
-
-@pytest.fixture(scope="module")
-def local() -> Iterator[LocalRuns]:
-    runs = LocalRuns("evacmap")
-    yield runs
-    runs.close()
+from tests.fixtures.findings import seeded_finding
 
 
 def as_stress_finding(variant: str) -> Reproducer:
     """A failing schedule recorded the way a stress campaign records it: no trace."""
-    target = Target.load("evacmap")
-    with Runner(target) as runner:
-        hit = first_finding(make_engine(CampaignConfig(variant=variant, seed=2), target),
-                            runner, target, 3000)
-    assert hit is not None
-    item, outcome = hit
+    item, outcome = seeded_finding(variant)
     return Reproducer("evacmap", None, 1, RunSpec(mode="stress", seed=9, noise=0.05),
                       item.schedule, (), None, outcome.violations, {"engine": "random"})
 
