@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -240,3 +243,146 @@ def test_index_cache_is_per_plan() -> None:
     assert h2.ops[0].out == 1 and h2.values[1].label == "int from pre#1"
 
 
+
+
+# ---- to_history against a reference construction on real executions ---------------
+
+_REF_STATUS = (("absent", "found"), ("inserted", "replaced"), ("present", "inserted"),
+               ("absent", "removed"))
+
+
+EVACMAP_VARIANTS = ("reader-no-seq-validate", "blob-overwrite-in-place", "free-blob-at-once",
+                    "publish-ctrl-before-value", "iter-no-snapshot", "iter-no-home-filter")
+
+
+def _reference_history(plan: Plan, records: Sequence[Any], *, iterate_concurrent: bool,
+                       exact_len: bool) -> History:
+    """to_history written out plainly, record by record (fresh ids in record order)."""
+    from harness.history import Operation, ValueInfo
+    from harness.values import describe_value, key_label
+
+    labels = plan.value_labels or tuple(describe_value(v) for v in plan.values)
+    values = [ValueInfo(None, k, lab) for k, lab in zip(plan.value_key, labels, strict=True)]
+    keys = [key_label(k) for k in plan.keys]
+    known = [True] * len(keys)
+    vids: dict[bytes, int] = {v: i for i, v in enumerate(plan.values)}
+    kids: dict[bytes, int] = {k: i for i, k in enumerate(plan.keys)}
+
+    def vid(b: bytes) -> int:
+        if b not in vids:
+            if check_value(b) is None:
+                vids[b] = TORN
+            else:
+                vids[b] = len(values)
+                values.append(ValueInfo(None, None, describe_value(b)))
+        return vids[b]
+
+    def kid(b: bytes) -> int:
+        if b not in kids:
+            kids[b] = len(keys)
+            keys.append(key_label(b))
+            known.append(False)
+        return kids[b]
+
+    ops: list[Operation] = []
+    for r in records:
+        thread = -1 if r.thread == 255 else r.thread
+        if r.kind < OP_ITERATE:
+            st = _REF_STATUS[r.kind][r.status] if r.status in (0, 1) else "error"
+            arg = None
+            if r.kind in (OP_PUT, OP_PUT_IF_ABSENT) and r.value >= 0:
+                arg = r.value
+                values[arg].writer = len(ops)
+            out = None if r.out is None else vid(r.out)
+            ops.append(Operation(thread, ("get", "put", "put_if_absent", "delete")[r.kind],
+                                 r.key, r.call, r.ret, st, arg, out))
+        elif r.kind == OP_ITERATE:
+            items = None if r.items is None else [(kid(k), vid(v)) for k, v in r.items]
+            ops.append(Operation(thread, "iterate", None, r.call, r.ret,
+                                 "error" if r.status < 0 else "done", items=items))
+        else:
+            st = "error" if r.status < 0 or r.kind != OP_LEN else "done"
+            ops.append(Operation(thread, "len", None, r.call, r.ret, st, length=r.length))
+    q = len(plan.prefill) + sum(len(t) for t in plan.threads)
+    return History(ops=ops, keys=keys, key_known=known, values=values, unique_writes=True,
+                   quiescent_from=q if len(ops) > q and ops[q].thread == -1 else None,
+                   exact_len=exact_len, concurrent_iterate=iterate_concurrent)
+
+
+def _assert_same_history(a: History, b: History) -> None:
+    for f in ("keys", "key_known", "unique_writes", "quiescent_from", "exact_len",
+              "concurrent_iterate", "columns"):
+        assert getattr(a, f) == getattr(b, f), f
+    assert len(a.values) == len(b.values)
+    for x, y in zip(a.values, b.values, strict=True):
+        assert (x.writer, x.key, x.label) == (y.writer, y.key, y.label)
+    assert len(a.ops) == len(b.ops)
+    for o, p in zip(a.ops, b.ops, strict=True):
+        for f in ("thread", "kind", "key", "call", "ret", "status", "arg", "out", "items",
+                  "length", "line"):
+            assert getattr(o, f) == getattr(p, f), f
+            assert type(getattr(o, f)) is type(getattr(p, f)), f
+    assert a == b
+
+
+def _mutated(plan: Plan, records: Sequence[Any], rng: random.Random) -> list[Any]:
+    """The records with some returned bytes made torn or phantom and some iterate
+    items replaced by unknown keys, torn and phantom values (same Record type)."""
+    out = list(records)
+    phantom = make_value("int", 9, 7, 99)
+    stranger = encode_key("stranger")
+    for i, r in enumerate(out):
+        roll = rng.random()
+        if r.kind < OP_ITERATE and r.out is not None and roll < 0.15:
+            bad = r.out[:3] + b"\xa5" * (len(r.out) - 3) if roll < 0.07 else phantom
+            out[i] = r._replace(out=bad)
+        elif r.kind == OP_ITERATE and r.items and roll < 0.5:
+            items = list(r.items)
+            j = rng.randrange(len(items))
+            k, v = items[j]
+            items[j] = rng.choice([(stranger, v), (k, phantom), (k, v[:2] + b"\xa5" * 7)])
+            out[i] = r._replace(items=tuple(items))
+    return out
+
+
+@pytest.mark.parametrize("variant", (None, *EVACMAP_VARIANTS))
+def test_to_history_matches_reference_on_real_runs(variant: str | None) -> None:
+    from harness.generate import GenConfig, generate
+    from harness.runner import Runner, Target
+
+    target = Target.load("evacmap")
+    rng = random.Random(hash(variant) & 0xFFFF if variant else 7)
+    from harness import plan as plan_mod
+
+    seen = {"torn": 0, "phantom": 0, "items": 0, "unknown-key": 0, "len": 0, "columns": 0,
+            "by-record": 0}
+    with Runner(target, max_threads=4) as runner:
+        for n in range(6):
+            cfg = GenConfig(threads=rng.randint(1, 4), ops_per_thread=rng.randint(2, 20),
+                            keys=rng.randint(1, 10), capacity=None)
+            s = generate(rng, cfg, MapConfig(variant=variant))
+            plan = compile_schedule(s, target.variants)
+            nvals = len(plan.values)
+            for seed in range(12):
+                mode = "stress" if seed % 3 == 2 else "controlled"
+                exe = runner.run(plan, seed=seed + 100 * n, mode=mode, record_events=False)
+                for recs in (exe.records, _mutated(plan, exe.records, rng)):
+                    for ic, el in ((True, False), (False, True)):
+                        h = to_history(plan, Exe(tuple(recs)), iterate_concurrent=ic,
+                                       exact_len=el)
+                        ref = _reference_history(plan, recs, iterate_concurrent=ic,
+                                                 exact_len=el)
+                        _assert_same_history(h, ref)
+                        # the per-plan caches hold nothing a second call sees differently
+                        _assert_same_history(
+                            to_history(plan, Exe(tuple(recs)), iterate_concurrent=ic,
+                                       exact_len=el), ref)
+                    fast = plan_mod._fast_history(plan_mod._index(plan), recs, True, False)
+                    seen["columns" if fast is not None else "by-record"] += 1
+                    seen["torn"] += sum(o.out == TORN for o in h.ops)
+                    seen["torn"] += sum(v == TORN for o in h.ops for _, v in o.items or ())
+                    seen["phantom"] += len(h.values) - nvals
+                    seen["unknown-key"] += h.key_known.count(False)
+                    seen["items"] += sum(o.items is not None for o in h.ops)
+                    seen["len"] += sum(o.length is not None for o in h.ops)
+    assert all(seen.values()), seen

@@ -27,20 +27,37 @@ def events_by_key(
     ``only``: the indices (ascending) of the operations to convert; default all."""
     ops = history.ops
     values = history.values
-    todo = range(len(ops)) if only is None else only
-    vkey: list[int | None] = []
-    vnowriter: list[bool] = []
-    if todo:
-        cols = history.columns
-        if cols is not None and only is not None:
-            # (bulk path leftovers) the value arrays, as lists, without reading ValueInfo
-            from harness.history import NULL
+    cols = history.columns if only is not None else None
+    vkey: list[int | None] | None = None
 
-            vkey = [None if x == NULL else x for x in cols.value_key.tolist()]
-            vnowriter = (cols.value_writer == NULL).tolist()
-        else:
-            vkey = [vi.key for vi in values]
-            vnowriter = [vi.writer is None for vi in values]
+    def value_keys() -> list[int | None]:
+        """vkey[v]: the key value v was written to (None if unknown)."""
+        nonlocal vkey
+        if vkey is None:
+            if not (range(len(ops)) if only is None else only):
+                vkey = []
+            elif cols is not None:
+                # (bulk path leftovers) the value arrays, as lists, without reading ValueInfo
+                from harness.history import NULL
+
+                vkey = [None if x == NULL else x for x in cols.value_key.tolist()]
+            else:
+                vkey = [vi.key for vi in values]
+        return vkey
+
+    # written[v]: the key of value v when an operation of the history wrote it; a read
+    # of v on key k (never None) is fine only when written.get(v) == k (else torn or
+    # phantom)
+    written: dict[int, int | None]
+    if cols is not None:
+        from harness.history import NULL
+
+        written = {v: (None if x == NULL else x) for v, (x, w) in enumerate(
+            zip(cols.value_key.tolist(), cols.value_writer.tolist(), strict=True))
+            if w != NULL and v < len(values)}
+    else:
+        written = {v: vi.key for v, vi in enumerate(values) if vi.writer is not None}
+    wget = written.get
     per_key: dict[int, list[Event]] = {}
     bad: dict[int, Finding] = {}
     errors: list[int] = []
@@ -57,28 +74,28 @@ def events_by_key(
             bad[k] = Finding("torn-value", (op,),
                              f"{nm.op(op)} returned torn bytes that no single write produced.")
         else:
-            other = vkey[v] if 0 <= v < len(vkey) else None
+            vk = value_keys()
+            other = vk[v] if 0 <= v < len(vk) else None
             where = (f"written for key {nm.key(other)}" if other is not None and other != k
                      else "never written for this key")
             bad[k] = Finding("phantom-value", (op,),
                              f"{nm.op(op)} returned {nm.value(v)}, a value {where}.")
 
-    nvals = len(values)
-    for idx in todo:
-        op = ops[idx]
-        kind = op.kind
+    pget = per_key.get
+    todo = enumerate(ops) if only is None else zip(only, map(ops.__getitem__, only), strict=True)
+    for idx, op in todo:
         k = op.key
+        kind = op.kind
+        st = op.status
         if k is None or kind == "iterate" or kind == "len":
-            if op.status == "error":
+            if st == "error":
                 errors.append(idx)
             continue
-        s = op.call
         f = op.ret
-        st = op.status
         if st == "error":
             errors.append(idx)
             f = None
-        evs = per_key.get(k)
+        evs = pget(k)
         if evs is None:
             evs = per_key[k] = []
         if kind == "get":
@@ -87,12 +104,13 @@ def events_by_key(
             if st == "found":
                 v = op.out
                 assert v is not None
-                if v < 0 or v >= nvals or vkey[v] != k or vnowriter[v]:
+                if wget(v) != k:
                     value_problem(k, v, idx)
-                evs.append((s, f, R, v, v, idx))
+                evs.append((op.call, f, R, v, v, idx))
             else:
-                evs.append((s, f, R, BOT, BOT, idx))
+                evs.append((op.call, f, R, BOT, BOT, idx))
             continue
+        s = op.call
         if f is None:
             if kind == "delete":
                 evs.append((s, INF, WB, BOT, BOT, idx))
@@ -102,7 +120,7 @@ def events_by_key(
                 evs.append((s, INF, WB if kind == "put" else WP, BOT, a, idx))
             continue
         v = op.out
-        if v is not None and (v < 0 or v >= nvals or vkey[v] != k or vnowriter[v]):
+        if v is not None and wget(v) != k:
             value_problem(k, v, idx)
         if kind == "put":
             a = op.arg
