@@ -36,7 +36,7 @@ import struct
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -549,12 +549,16 @@ class Runner:
         columns are cached; the run's come out of one struct unpack (``dyn``: 6
         fields per record, see _dyn_struct); no Python code runs per record
         except for its returned bytes."""
-        outs = [arena[o:o + ln] if ln else None
-                for o, ln in zip(dyn[2::6], dyn[1::6], strict=True)]
+        # bytes only where a record returned some (out_len > 0); None elsewhere
+        lens, offs = dyn[1::6], dyn[2::6]
+        outs: list[bytes | None] = list(cols.none)
+        for i in compress(range(len(lens)), lens):
+            o = offs[i]
+            outs[i] = arena[o:o + lens[i]]
         items: Sequence[Any] = cols.none
         if cols.iterates:
             items = list(items)
-            offs, counts = dyn[2::6], dyn[5::6]
+            counts = dyn[5::6]
             memo = cp.items_memo
             for i in cols.iterates:
                 items[i] = _items_memo(memo, arena, offs[i], counts[i])
