@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -74,3 +75,17 @@ def print_violations(violations: tuple[Violation, ...]) -> None:
     for v in violations:
         where = f" on key {v.key}" if v.key else ""
         err.print(f"[bold red]{v.cls}[/]{where}: {v.explanation}", markup=True)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def artifacts_option(help: str) -> Callable[[F], F]:
+    """The --artifacts option every command that writes reproducers shares."""
+    return click.option(
+        "--artifacts",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("artifacts"),
+        show_default=True,
+        help=help,
+    )

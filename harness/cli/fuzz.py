@@ -12,7 +12,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.campaign import CampaignConfig, CampaignResult, CanaryFailed, Report, run_campaign
-from harness.cli.common import EXIT_FINDING, EXIT_INTERNAL, EXIT_OK, cli, emit_json, err, fail
+from harness.cli.common import (
+    EXIT_FINDING,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    artifacts_option,
+    cli,
+    emit_json,
+    err,
+    fail,
+)
 from harness.frontends.atheris_driver import (
     INSTALL_HINT,
     AtherisMissing,
@@ -125,13 +134,7 @@ class FuzzProgress:
 )
 @click.option("--execs", type=click.IntRange(min=1), default=None, help="execution budget")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option(
-    "--artifacts",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("artifacts"),
-    show_default=True,
-    help="where reproducers are written",
-)
+@artifacts_option("where reproducers are written")
 @click.option("--keep-going", is_flag=True, help="do not stop at the first finding")
 @click.option("--no-canary", is_flag=True, help="skip the canary self-check (not recommended)")
 @click.option("--json", "json_mode", is_flag=True, help="print one JSON object at the end")

@@ -13,6 +13,7 @@ from rich.console import Console
 from harness.cli.common import (
     EXIT_FINDING,
     EXIT_OK,
+    artifacts_option,
     cli,
     emit_json,
     err,
@@ -50,12 +51,7 @@ from harness.worker import WorkerError
     show_default=True,
     help="stress mode: probability of noise at a schedule point",
 )
-@click.option(
-    "--artifacts",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("artifacts"),
-    show_default=True,
-)
+@artifacts_option("where the reproducer of a finding is written")
 @click.option("--json", "json_mode", is_flag=True)
 def run(
     schedule: Path,
@@ -137,12 +133,8 @@ def run(
     show_default=True,
     help="--to-controlled: controlled runs to try",
 )
-@click.option(
-    "--artifacts",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("artifacts"),
-    show_default=True,
-    help="--to-controlled: where the witness is written",
+@artifacts_option(
+    "where new reproducers are written: the --to-controlled witness, or a raw input's finding"
 )
 @click.option(
     "--target",

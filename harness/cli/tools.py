@@ -27,8 +27,10 @@ def write_reproducer(r: Reproducer, target: str) -> Path:
     if out.exists():
         if out.read_text() == text:
             return out
-        raise ReproducerError(f"{out} exists; refusing to overwrite it (pass a new name or a "
-                              "directory, where the result gets a content-hash name)")
+        raise ReproducerError(
+            f"{out} exists; refusing to overwrite it (pass a new name or a "
+            "directory, where the result gets a content-hash name)"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text)
@@ -42,19 +44,47 @@ def _size_text(d: dict[str, int]) -> str:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "out", type=click.Path(), required=True,
-              help="result file (never overwritten) or directory (content-hash name)")
-@click.option("--time", "seconds", type=click.FloatRange(min=0.1), default=60.0,
-              show_default=True, help="time budget; the best result so far is kept")
-@click.option("--runs", "n", type=click.IntRange(min=1), default=10, show_default=True,
-              help="stress reproducers: runs per candidate (N)")
-@click.option("--min-hits", "k", type=click.IntRange(min=1), default=3, show_default=True,
-              help="stress reproducers: failing runs a candidate needs (k of N)")
-@click.option("--in-process", is_flag=True,
-              help="run candidates in this process (faster; a target crash ends tmin)")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(),
+    required=True,
+    help="result file (never overwritten) or directory (content-hash name)",
+)
+@click.option(
+    "--time",
+    "seconds",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="time budget; the best result so far is kept",
+)
+@click.option(
+    "--runs",
+    "n",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="stress reproducers: runs per candidate (N)",
+)
+@click.option(
+    "--min-hits",
+    "k",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="stress reproducers: failing runs a candidate needs (k of N)",
+)
+@click.option(
+    "--in-process",
+    is_flag=True,
+    help="run candidates in this process (faster; a target crash ends tmin)",
+)
 @click.option("--json", "json_mode", is_flag=True)
-def tmin(file: Path, out: str, seconds: float, n: int, k: int, in_process: bool,
-         json_mode: bool) -> None:
+def tmin(
+    file: Path, out: str, seconds: float, n: int, k: int, in_process: bool, json_mode: bool
+) -> None:
     """Shrink a reproducer: fewer threads, ops, prefill, keys and preemptions, same failure.
 
     Keeps the failure signature: the violation class on the key that plays the same
@@ -69,8 +99,13 @@ def tmin(file: Path, out: str, seconds: float, n: int, k: int, in_process: bool,
     start = time.monotonic()
     runs: Runs = LocalRuns(r.target_spec) if in_process else WorkerRuns(r.target_spec)
     try:
-        res = minimise(r, runs, seconds=seconds, stress=StressPolicy(k=k, n=n),
-                       found={"engine": "tmin", "input": file.name, "input_found": r.found})
+        res = minimise(
+            r,
+            runs,
+            seconds=seconds,
+            stress=StressPolicy(k=k, n=n),
+            found={"engine": "tmin", "input": file.name, "input_found": r.found},
+        )
     except TminError as exc:
         fail(f"{file}: {exc}")
     except WorkerError as exc:
@@ -84,20 +119,25 @@ def tmin(file: Path, out: str, seconds: float, n: int, k: int, in_process: bool,
     elapsed = time.monotonic() - start
     before, after = sizes(res.before), sizes(res.after)
     if json_mode:
-        emit_json({
-            "input": str(file),
-            "output": str(path),
-            "class": res.signature.cls,
-            "before": before,
-            "after": after,
-            "elapsed_s": round(elapsed, 3),
-            "reproduction_rate": res.reproduction_rate,
-        })
+        emit_json(
+            {
+                "input": str(file),
+                "output": str(path),
+                "class": res.signature.cls,
+                "before": before,
+                "after": after,
+                "elapsed_s": round(elapsed, 3),
+                "reproduction_rate": res.reproduction_rate,
+            }
+        )
     else:
         err.print(f"signature: {res.signature.describe(r.schedule.keys)}")
         err.print(f"before: {_size_text(before)}")
-        err.print(f"after:  {_size_text(after)}  ({res.calls} candidate runs, {elapsed:.1f} s"
-                  + (", time budget ran out" if res.exhausted else "") + ")")
+        err.print(
+            f"after:  {_size_text(after)}  ({res.calls} candidate runs, {elapsed:.1f} s"
+            + (", time budget ran out" if res.exhausted else "")
+            + ")"
+        )
         if res.reproduction_rate is not None:
             err.print(f"reproduction rate: {res.reproduction_rate:.0%} of stress runs")
         err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
@@ -105,24 +145,53 @@ def tmin(file: Path, out: str, seconds: float, n: int, k: int, in_process: bool,
 
 
 @cli.command()
-@click.argument("dirs", nargs=-1, required=True,
-                type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path),
-              required=True, help="new (or empty) directory for the minimised corpus")
-@click.option("--variant", default=None,
-              help="evacmap variant that raw byte inputs run on (schedules carry their own)")
-@click.option("--target", "target_spec", default="evacmap", show_default=True,
-              help="target that raw byte inputs run on")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="PCT seed of the feature run (inputs without a recorded trace)")
-@click.option("--engine", type=click.Choice(["native", "libfuzzer"]), default="native",
-              show_default=True,
-              help="libfuzzer: -set_cover_merge=1 through the atheris entry point "
-              "fuzz/<target>.py (code + interleaving features; for corpora in the atheris "
-              "front end's input format)")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="new (or empty) directory for the minimised corpus",
+)
+@click.option(
+    "--variant",
+    default=None,
+    help="evacmap variant that raw byte inputs run on (schedules carry their own)",
+)
+@click.option(
+    "--target",
+    "target_spec",
+    default="evacmap",
+    show_default=True,
+    help="target that raw byte inputs run on",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="PCT seed of the feature run (inputs without a recorded trace)",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["native", "libfuzzer"]),
+    default="native",
+    show_default=True,
+    help="libfuzzer: -set_cover_merge=1 through the atheris entry point "
+    "fuzz/<target>.py (code + interleaving features; for corpora in the atheris "
+    "front end's input format)",
+)
 @click.option("--json", "json_mode", is_flag=True)
-def cmin(dirs: tuple[Path, ...], out: Path, variant: str | None, target_spec: str, seed: int,
-         engine: str, json_mode: bool) -> None:
+def cmin(
+    dirs: tuple[Path, ...],
+    out: Path,
+    variant: str | None,
+    target_spec: str,
+    seed: int,
+    engine: str,
+    json_mode: bool,
+) -> None:
     """Minimise a corpus: the fewest inputs keeping every interleaving feature and
     verdict class (greedy set cover). Inputs are left untouched; the output files are
     named by the SHA-1 of their content."""
@@ -130,8 +199,7 @@ def cmin(dirs: tuple[Path, ...], out: Path, variant: str | None, target_spec: st
     if engine == "libfuzzer":
         _libfuzzer_merge(dirs, out, variant, target_spec, json_mode)
     try:
-        res = minimise_corpus(list(dirs), MapConfig(target=target_spec, variant=variant),
-                              seed=seed)
+        res = minimise_corpus(list(dirs), MapConfig(target=target_spec, variant=variant), seed=seed)
         if not res.kept and not res.skipped:
             fail(f"no input files in {', '.join(map(str, dirs))}")
         state = write_output(res.kept, out, list(dirs))
@@ -141,50 +209,68 @@ def cmin(dirs: tuple[Path, ...], out: Path, variant: str | None, target_spec: st
     for path, why in res.skipped:
         err.print(f"skipped {path}: {why}")
     if json_mode:
-        emit_json({
-            "inputs": res.inputs,
-            "input_bytes": res.input_bytes,
-            "unique": res.unique,
-            "kept": len(res.kept),
-            "kept_bytes": res.kept_bytes,
-            "features": res.features,
-            "kept_features": res.kept_features,
-            "skipped": len(res.skipped),
-            "output": str(out),
-            "state": state,
-            "engine": "native",
-            "elapsed_s": round(elapsed, 3),
-        })
+        emit_json(
+            {
+                "inputs": res.inputs,
+                "input_bytes": res.input_bytes,
+                "unique": res.unique,
+                "kept": len(res.kept),
+                "kept_bytes": res.kept_bytes,
+                "features": res.features,
+                "kept_features": res.kept_features,
+                "skipped": len(res.skipped),
+                "output": str(out),
+                "state": state,
+                "engine": "native",
+                "elapsed_s": round(elapsed, 3),
+            }
+        )
     else:
         err.print(f"before: {res.inputs} inputs ({res.unique} distinct), {res.input_bytes} bytes")
-        err.print(f"after:  {len(res.kept)} inputs, {res.kept_bytes} bytes in {out}"
-                  + (" (already up to date)" if state == "unchanged" else ""))
+        err.print(
+            f"after:  {len(res.kept)} inputs, {res.kept_bytes} bytes in {out}"
+            + (" (already up to date)" if state == "unchanged" else "")
+        )
         err.print(f"features: {res.features} reached, {res.kept_features} kept  ({elapsed:.1f} s)")
     sys.exit(EXIT_OK)
 
 
-def _libfuzzer_merge(dirs: tuple[Path, ...], out: Path, variant: str | None, target_spec: str,
-                     json_mode: bool) -> None:
+def _libfuzzer_merge(
+    dirs: tuple[Path, ...], out: Path, variant: str | None, target_spec: str, json_mode: bool
+) -> None:
     import importlib.util
     import subprocess
 
     entry = Path("fuzz") / f"{target_spec}.py"
     if importlib.util.find_spec("atheris") is None:
-        fail("--engine libfuzzer needs atheris (pip install atheris==3.0.0); "
-             "or use the native engine")
+        fail(
+            "--engine libfuzzer needs atheris (pip install atheris==3.0.0); "
+            "or use the native engine"
+        )
     if not entry.exists():
-        fail(f"{entry}: no atheris entry point for target {target_spec!r} here "
-             "(run from the repository root)")
+        fail(
+            f"{entry}: no atheris entry point for target {target_spec!r} here "
+            "(run from the repository root)"
+        )
     if out.exists() and any(out.iterdir()):
         fail(f"{out} is not empty; pass a new or empty directory to -o")
     out.mkdir(parents=True, exist_ok=True)
     files = [f for d in dirs for f in (d.iterdir() if d.is_dir() else [d]) if f.is_file()]
-    argv = [sys.executable, str(entry), *([f"--variant={variant}"] if variant else []),
-            "-set_cover_merge=1", str(out), *map(str, dirs)]
+    argv = [
+        sys.executable,
+        str(entry),
+        *([f"--variant={variant}"] if variant else []),
+        "-set_cover_merge=1",
+        str(out),
+        *map(str, dirs),
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
-        fail(f"libFuzzer merge failed (exit {proc.returncode}): "
-             f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}", 3)
+        fail(
+            f"libFuzzer merge failed (exit {proc.returncode}): "
+            f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}",
+            3,
+        )
     kept = [f for f in out.iterdir() if f.is_file()]
     merge_log = [ln for ln in proc.stderr.splitlines() if ln.startswith("MERGE-OUTER")]
     report: dict[str, object] = {
