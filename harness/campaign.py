@@ -79,9 +79,7 @@ Progress = Callable[[CampaignResult, Report | None], None]
 
 
 def make_engine(cfg: CampaignConfig, target: Target) -> RandomEngine:
-    base = MapConfig(
-        target=target.spec, variant=cfg.variant, hash_seed=0, capacity=8
-    )
+    base = MapConfig(target=target.spec, variant=cfg.variant, hash_seed=0, capacity=8)
     spec = RunSpec(
         mode=cfg.mode,
         strategy=cfg.strategy,
@@ -125,7 +123,6 @@ def _died_finding(engine: RandomEngine, died: WorkerDied) -> Finding:
         violations=(died.violation(),),
         trace=(),
         trace_hash=0,
-        elapsed_s=0.0,
     )
 
 

@@ -64,7 +64,6 @@ class Finding:
     violations: tuple[Violation, ...]
     trace: tuple[int, ...]
     trace_hash: int
-    elapsed_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,26 +120,22 @@ def _fuzz_batch(
     start: int,
     max_execs: int,
     seconds: float,
-    stop_on_finding: bool,
 ) -> BatchResult:
+    """Run inputs from ``start`` until ``max_execs``, ``seconds`` or the first finding."""
     result = BatchResult()
     deadline = time.perf_counter() + seconds
     for item in engine.inputs(target.variants, start):
         if item.index >= start + max_execs:
             break
         progress[0] = item.index
-        t0 = time.perf_counter()
         try:
             outcome = execute(runner, target, item.plan, item.spec)
         except ExecutionSetupError as exc:
             raise WorkerError(f"input {item.index}: {exc}") from exc
         result.execs += 1
         if outcome.violations:
-            result.findings.append(
-                _finding(item.index, item.schedule, item.spec, outcome, time.perf_counter() - t0)
-            )
-            if stop_on_finding:
-                break
+            result.findings.append(_finding(item.index, item.schedule, item.spec, outcome))
+            break
         elif outcome.verdict.status == "unknown":
             result.unknown += 1
         if time.perf_counter() >= deadline:
@@ -149,7 +144,7 @@ def _fuzz_batch(
     return result
 
 
-def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome, dt: float) -> Finding:
+def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome) -> Finding:
     return Finding(
         index=index,
         schedule=to_json(schedule),
@@ -157,7 +152,6 @@ def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome, dt
         violations=outcome.violations,
         trace=outcome.execution.trace,
         trace_hash=outcome.execution.trace_hash,
-        elapsed_s=dt,
     )
 
 
@@ -253,9 +247,8 @@ class Worker:
         start: int,
         max_execs: int,
         seconds: float,
-        stop_on_finding: bool = True,
     ) -> BatchResult:
-        request = ("fuzz", engine, start, max_execs, seconds, stop_on_finding)
+        request = ("fuzz", engine, start, max_execs, seconds)
         result: BatchResult = self._request(request, seconds + self.hang_timeout, "fuzzing")
         return result
 
