@@ -55,7 +55,7 @@ class RunSpec:
     def as_kwargs(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
-            "strategy": "replay" if self.replay is not None else self.strategy,
+            "strategy": self.strategy,  # the runner switches to replay when given a trace
             "seed": self.seed,
             "pct_depth": self.pct_depth,
             "noise": self.noise,
