@@ -21,15 +21,26 @@ of it.
 
 Code coverage of the target is not a feature here: it needs a sanitizer-coverage
 build, which the native runner does not have (libFuzzer's ``-set_cover_merge``
-through the atheris front end covers that case).
+through the atheris front end covers that case: ``libfuzzer_merge``).
+
+An input is JSON (a schedule or reproducer) when it is named ``*.json`` or parses as
+a JSON object; anything else is a raw fuzz input, even when it starts with ``{``
+(its 8-byte scheduler seed may), and keeps a name without ``.json``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +79,11 @@ class CminResult:
     features: int
     kept_features: int
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    engine: str = "native"
+    failing: list[Item] = field(default_factory=list)
+    """libfuzzer engine: inputs that fail on the target (a finding, a crash, a hang);
+    libFuzzer leaves them out of its merge, cmin keeps them (they are in ``kept``)."""
+    merge_log: list[str] = field(default_factory=list)
 
     @property
     def kept_bytes(self) -> int:
@@ -98,9 +114,20 @@ def collect(paths: Sequence[Path]) -> tuple[list[Item], list[tuple[Path, str]], 
         total += len(data)
         digest = hashlib.sha1(data).hexdigest()
         if digest not in items:
-            kind = "json" if data.lstrip()[:1] == b"{" else "bytes"
-            items[digest] = Item(f, data, digest, kind)
+            items[digest] = Item(f, data, digest, _kind(f, data))
     return sorted(items.values(), key=lambda i: i.digest), skipped, len(files), total
+
+
+def _kind(path: Path, data: bytes) -> str:
+    """"json" for a ``*.json`` file or a JSON object, else "bytes" (as ``load_input``)."""
+    if path.suffix == ".json":
+        return "json"
+    if data.lstrip()[:1] == b"{":
+        try:
+            return "json" if isinstance(json.loads(data), dict) else "bytes"
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            pass
+    return "bytes"
 
 
 class FeatureRunner:
@@ -122,7 +149,7 @@ class FeatureRunner:
         if item.kind == "bytes":
             seed, schedule = split_input(item.data, self.config)
             return LoadedInput("bytes", schedule, seed=seed)
-        return load_input(item.path)
+        return load_input(item.path, self.config)
 
     def features(self, item: Item) -> frozenset[int]:
         loaded = self.load(item)
@@ -212,19 +239,25 @@ def output_name(item: Item) -> str:
     return item.digest + (".json" if item.kind == "json" else "")
 
 
-def write_output(kept: Iterable[Item], out: Path, inputs: Sequence[Path]) -> str:
-    """Write ``kept`` into ``out`` under content-hash names. ``out`` must be new, empty,
-    or already hold exactly this result (then nothing changes: "unchanged")."""
-    kept = list(kept)
-    names = {output_name(i): i for i in kept}
+def check_output(out: Path, inputs: Sequence[Path]) -> None:
+    """Refuse an output directory no result could be written to (an input directory,
+    or a file), before any work is done."""
     resolved = out.resolve()
     for p in inputs:
         if p.is_dir() and p.resolve() == resolved:
             raise CminError(f"{out} is also an input directory; input directories are never "
                             "modified: pass a new directory to -o")
+    if out.exists() and not out.is_dir():
+        raise CminError(f"{out} exists and is not a directory; pass a new directory to -o")
+
+
+def write_output(kept: Iterable[Item], out: Path, inputs: Sequence[Path]) -> str:
+    """Write ``kept`` into ``out`` under content-hash names. ``out`` must be new, empty,
+    or already hold exactly this result (then nothing changes: "unchanged")."""
+    kept = list(kept)
+    names = {output_name(i): i for i in kept}
+    check_output(out, inputs)
     if out.exists():
-        if not out.is_dir():
-            raise CminError(f"{out} exists and is not a directory; pass a new directory to -o")
         present = {f.name for f in out.iterdir()}
         if present == set(names) and all(
             (out / n).read_bytes() == names[n].data for n in present
@@ -241,4 +274,122 @@ def write_output(kept: Iterable[Item], out: Path, inputs: Sequence[Path]) -> str
     return "written"
 
 
-__all__ = ["CminError", "CminResult", "Item", "minimise_corpus", "set_cover", "write_output"]
+# ---- the libfuzzer engine --------------------------------------------------------
+
+_MERGE_ADDED = re.compile(r"MERGE-OUTER: (\d+) new files with (\d+) new features added")
+_FAILURE_PREFIXES = ("crash-", "timeout-", "oom-", "leak-")
+
+
+class MergeError(RuntimeError):
+    """libFuzzer's merge itself failed (not an input: those are kept as failing)."""
+
+
+def atheris_available() -> bool:
+    return importlib.util.find_spec("atheris") is not None
+
+
+def libfuzzer_merge(paths: Sequence[Path], config: MapConfig) -> CminResult:
+    """libFuzzer's ``-set_cover_merge=1`` over the raw fuzz inputs of ``paths``, through
+    the atheris front end on ``config``'s target and variant (its features: the
+    interleaving counters, plus code coverage when the target has any).
+
+    The distinct raw inputs are staged in a temporary directory (so the inputs are the
+    ones ``minimise_corpus`` reads: files directly inside each directory, no dot
+    files, duplicates once); JSON schedules and reproducers are skipped (the front end
+    reads raw inputs only). libFuzzer runs with its working directory, artifact prefix
+    and the harness's reproducer directory in that temporary directory, so nothing is
+    written anywhere else; an input that fails on the target (libFuzzer leaves it out
+    of the merge and writes ``crash-<sha1>``) is kept, in ``failing``."""
+    if not atheris_available():
+        raise CminError("--engine libfuzzer needs atheris (pip install -e '.[fuzz]'); "
+                        "or use the native engine")
+    items, skipped, nfiles, nbytes = collect(paths)
+    raw = [i for i in items if i.kind == "bytes"]
+    skipped += [(i.path, "JSON (a schedule, a reproducer or a *.json file): the libfuzzer "
+                 "engine reads raw fuzz inputs only (use --engine native)")
+                for i in items if i.kind != "bytes"]
+    by_digest = {i.digest: i for i in raw}
+    kept: list[Item] = []
+    failing: list[Item] = []
+    merge_log: list[str] = []
+    features = 0
+    if raw:
+        with tempfile.TemporaryDirectory(prefix="mapfuzz-cmin-") as tmp:
+            staged, merged, art = (Path(tmp) / d for d in ("in", "out", "artifacts"))
+            for d in (staged, merged, art):
+                d.mkdir()
+            for i in raw:
+                (staged / i.digest).write_bytes(i.data)
+            stderr = _run_merge(config, staged, merged, art, max(len(i.data) for i in raw))
+            merge_log = [ln for ln in stderr.splitlines() if ln.startswith("MERGE-OUTER")]
+            added = [_MERGE_ADDED.search(ln) for ln in merge_log]
+            features = next((int(m.group(2)) for m in added if m), 0)
+            kept = _items_in(merged, by_digest, lambda n: True)
+            failing = _items_in(art, by_digest, lambda n: n.startswith(_FAILURE_PREFIXES))
+    kept_digests = {i.digest for i in kept}
+    kept += [i for i in failing if i.digest not in kept_digests]
+    return CminResult(
+        inputs=nfiles,
+        input_bytes=nbytes,
+        unique=len(items),
+        kept=sorted(kept, key=lambda it: it.digest),
+        # set-cover merge keeps every feature of the inputs it ran (libFuzzer's count)
+        features=features,
+        kept_features=features,
+        skipped=skipped,
+        engine="libfuzzer",
+        failing=sorted(failing, key=lambda it: it.digest),
+        merge_log=merge_log,
+    )
+
+
+def _run_merge(config: MapConfig, staged: Path, merged: Path, art: Path, max_len: int) -> str:
+    """Run the merge; its stderr. The child imports this very ``harness`` package."""
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    argv = [
+        sys.executable, "-m", "harness.frontends.atheris_target",
+        f"--target={config.target}",
+        *([f"--variant={config.variant}"] if config.variant else []),
+        f"--artifacts={art}",
+        f"-artifact_prefix={art}{os.sep}",
+        f"-max_len={max(max_len, 1)}",  # else libFuzzer cuts inputs over 1 MB
+        "-set_cover_merge=1",
+        str(merged),
+        str(staged),
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=staged.parent,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise MergeError(f"libFuzzer merge failed (exit {proc.returncode})"
+                         + (f": {lines[-1]}" if lines else ""))
+    return proc.stderr
+
+
+def _items_in(d: Path, by_digest: dict[str, Item], wanted: Callable[[str], bool]) -> list[Item]:
+    """The staged inputs whose content a file of ``d`` holds (libFuzzer names its
+    outputs by content, but the content is what counts)."""
+    found: dict[str, Item] = {}
+    for f in d.iterdir():
+        if f.is_file() and wanted(f.name):
+            digest = hashlib.sha1(f.read_bytes()).hexdigest()
+            if digest not in by_digest:
+                raise MergeError(f"libFuzzer wrote {f.name}, which is none of the inputs")
+            found[digest] = by_digest[digest]
+    return list(found.values())
+
+
+__all__ = [
+    "CminError",
+    "CminResult",
+    "Item",
+    "MergeError",
+    "atheris_available",
+    "check_output",
+    "libfuzzer_merge",
+    "minimise_corpus",
+    "set_cover",
+    "write_output",
+]

@@ -9,8 +9,25 @@ from pathlib import Path
 
 import click
 
-from harness.cli.common import EXIT_OK, EXIT_USAGE, cli, emit_json, err, fail, load
-from harness.cmin import CminError, minimise_corpus, write_output
+from harness.cli.common import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    cli,
+    emit_json,
+    err,
+    fail,
+    load,
+)
+from harness.cmin import (
+    CminError,
+    MergeError,
+    check_output,
+    libfuzzer_merge,
+    minimise_corpus,
+    output_name,
+    write_output,
+)
 from harness.reproducer import Reproducer, ReproducerError, save, to_json_obj
 from harness.schedule import MapConfig
 from harness.tmin import LocalRuns, Runs, StressPolicy, TminError, WorkerRuns, minimise, sizes
@@ -178,9 +195,9 @@ def tmin(
     type=click.Choice(["native", "libfuzzer"]),
     default="native",
     show_default=True,
-    help="libfuzzer: -set_cover_merge=1 through the atheris entry point "
-    "fuzz/<target>.py (code + interleaving features; for corpora in the atheris "
-    "front end's input format)",
+    help="libfuzzer: libFuzzer's -set_cover_merge=1 through the atheris front end "
+    "(its features: interleaving counters plus any code coverage; raw fuzz inputs "
+    "only; inputs that fail on the target are kept)",
 )
 @click.option("--json", "json_mode", is_flag=True)
 def cmin(
@@ -196,97 +213,54 @@ def cmin(
     verdict class (greedy set cover). Inputs are left untouched; the output files are
     named by the SHA-1 of their content."""
     start = time.monotonic()
-    if engine == "libfuzzer":
-        _libfuzzer_merge(dirs, out, variant, target_spec, json_mode)
+    config = MapConfig(target=target_spec, variant=variant)
     try:
-        res = minimise_corpus(list(dirs), MapConfig(target=target_spec, variant=variant), seed=seed)
+        check_output(out, list(dirs))
+        if engine == "libfuzzer":
+            res = libfuzzer_merge(list(dirs), config)
+        else:
+            res = minimise_corpus(list(dirs), config, seed=seed)
         if not res.kept and not res.skipped:
             fail(f"no input files in {', '.join(map(str, dirs))}")
         state = write_output(res.kept, out, list(dirs))
     except CminError as exc:
         fail(str(exc), EXIT_USAGE)
+    except MergeError as exc:
+        fail(str(exc), EXIT_INTERNAL)
     elapsed = time.monotonic() - start
     for path, why in res.skipped:
         err.print(f"skipped {path}: {why}")
-    if json_mode:
-        emit_json(
-            {
-                "inputs": res.inputs,
-                "input_bytes": res.input_bytes,
-                "unique": res.unique,
-                "kept": len(res.kept),
-                "kept_bytes": res.kept_bytes,
-                "features": res.features,
-                "kept_features": res.kept_features,
-                "skipped": len(res.skipped),
-                "output": str(out),
-                "state": state,
-                "engine": "native",
-                "elapsed_s": round(elapsed, 3),
-            }
-        )
-    else:
-        err.print(f"before: {res.inputs} inputs ({res.unique} distinct), {res.input_bytes} bytes")
-        err.print(
-            f"after:  {len(res.kept)} inputs, {res.kept_bytes} bytes in {out}"
-            + (" (already up to date)" if state == "unchanged" else "")
-        )
-        err.print(f"features: {res.features} reached, {res.kept_features} kept  ({elapsed:.1f} s)")
-    sys.exit(EXIT_OK)
-
-
-def _libfuzzer_merge(
-    dirs: tuple[Path, ...], out: Path, variant: str | None, target_spec: str, json_mode: bool
-) -> None:
-    import importlib.util
-    import subprocess
-
-    entry = Path("fuzz") / f"{target_spec}.py"
-    if importlib.util.find_spec("atheris") is None:
-        fail(
-            "--engine libfuzzer needs atheris (pip install atheris==3.0.0); "
-            "or use the native engine"
-        )
-    if not entry.exists():
-        fail(
-            f"{entry}: no atheris entry point for target {target_spec!r} here "
-            "(run from the repository root)"
-        )
-    if out.exists() and any(out.iterdir()):
-        fail(f"{out} is not empty; pass a new or empty directory to -o")
-    out.mkdir(parents=True, exist_ok=True)
-    files = [f for d in dirs for f in (d.iterdir() if d.is_dir() else [d]) if f.is_file()]
-    argv = [
-        sys.executable,
-        str(entry),
-        *([f"--variant={variant}"] if variant else []),
-        "-set_cover_merge=1",
-        str(out),
-        *map(str, dirs),
-    ]
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0:
-        fail(
-            f"libFuzzer merge failed (exit {proc.returncode}): "
-            f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}",
-            3,
-        )
-    kept = [f for f in out.iterdir() if f.is_file()]
-    merge_log = [ln for ln in proc.stderr.splitlines() if ln.startswith("MERGE-OUTER")]
     report: dict[str, object] = {
-        "inputs": len(files),
-        "input_bytes": sum(f.stat().st_size for f in files),
-        "kept": len(kept),
-        "kept_bytes": sum(f.stat().st_size for f in kept),
+        "inputs": res.inputs,
+        "input_bytes": res.input_bytes,
+        "unique": res.unique,
+        "kept": len(res.kept),
+        "kept_bytes": res.kept_bytes,
+        "features": res.features,
+        "kept_features": res.kept_features,
+        "skipped": len(res.skipped),
         "output": str(out),
-        "engine": "libfuzzer",
-        "merge_log": merge_log,
+        "state": state,
+        "engine": res.engine,
+        "elapsed_s": round(elapsed, 3),
     }
+    if engine == "libfuzzer":
+        report["failing"] = len(res.failing)
+        report["merge_log"] = res.merge_log
     if json_mode:
         emit_json(report)
-    else:
-        err.print(f"before: {report['inputs']} inputs, {report['input_bytes']} bytes")
-        err.print(f"after:  {report['kept']} inputs, {report['kept_bytes']} bytes in {out}")
-        for ln in merge_log:
-            err.print(ln)
+        sys.exit(EXIT_OK)
+    err.print(f"before: {res.inputs} inputs ({res.unique} distinct), {res.input_bytes} bytes")
+    err.print(
+        f"after:  {len(res.kept)} inputs, {res.kept_bytes} bytes in {out}"
+        + (" (already up to date)" if state == "unchanged" else "")
+    )
+    err.print(f"features: {res.features} reached, {res.kept_features} kept  ({elapsed:.1f} s)")
+    if res.failing:
+        err.print(f"{len(res.failing)} inputs fail on this target and variant (kept); "
+                  f"replay one with: mapfuzz repro {out / output_name(res.failing[0])}"
+                  + (f" --target {target_spec}" if target_spec != "evacmap" else "")
+                  + (f" --variant {variant}" if variant else ""))
+    if res.merge_log:
+        err.print(res.merge_log[-1])
     sys.exit(EXIT_OK)
