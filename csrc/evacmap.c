@@ -45,9 +45,9 @@
  * left in place (only ctrl changes). Tombstones are cleared only by growth.
  *
  * Growth (incremental evacuation). An insert into an EMPTY slot that would
- * exceed 7/8 of the slots (`used` counts live + TOMB slots) starts a growth: a
- * new table of twice the size, or of the same size when tombstones dominate
- * (live + 1 <= 7/16 of the slots), is published beside the old one as a new
+ * exceed the table's load limit (7/8 of the slots; `used` counts live + TOMB
+ * slots) starts a growth: a new table of twice the size, or of the same size
+ * when tombstones dominate (live + 1 <= half the limit), is published beside the old one as a new
  * desc {cur = new, old = old}. All geometry travels in that one pointer
  * (release/acquire; the lesson of bug #5: never read capacity and array as
  * separate fields). Every later write first evacuates the unit of its own key,
@@ -63,8 +63,13 @@
  *
  * Sizing. create's capacity_hint counts slots: the first table has the fewest
  * groups (a power of two, at least 1) whose slots hold the hint, so it grows
- * when an insert would pass 7/8 of them (harness/generate.py's
- * initial_groups/growth_threshold model exactly this).
+ * when an insert would pass 7/8 of them. A hint of 1..7 makes a tiny first
+ * table: one group whose load limit is 7/8 of the hint (at least 1), so a hint
+ * of 2 grows at the second insert. Growth and evacuation are the same as for
+ * any table; the tiny limit only lets a test reach a growth with few inserts
+ * (short witnesses). Every later table has the full limit; hint 0 means no hint
+ * (one full group). harness/generate.py's initial_groups/growth_threshold model
+ * exactly this.
  *
  * Iteration (Go's semantics: a key present throughout is visited exactly once,
  * a key absent throughout never, others may or may not be; values are current).
@@ -155,8 +160,8 @@
  *       only in the old table.
  *   I6  during growth, an old unit in state 2 has no live key left in the old
  *       table, and every live key of the new table belongs to a done old unit.
- *   I7  a table's `used` equals its non-EMPTY slots and stays <= 7/8 of the
- *       slots, so every run ends.
+ *   I7  a table's `used` equals its non-EMPTY slots and stays <= its load
+ *       limit (7/8 of the slots, or less: see Sizing), so every run ends.
  *   I8  geometry: group counts are powers of two, mask = groups - 1, desc is the
  *       cur table's dgrow (growing) or dsteady (not growing), `ndone` counts the
  *       done units and is below the unit count while the old table is attached.
@@ -376,6 +381,7 @@ typedef struct ev_table {
     ev_mem hdr;
     uint64_t ngroups, mask;
     uint64_t used;                 /* writer-only: non-EMPTY slots (I7) */
+    uint64_t limit;                /* load limit: `used` never passes it (I7) */
     uint64_t nevac;                /* writer-only, old role: evacuation cursor */
     uint64_t ndone;                /* writer-only, old role: units in ST_DONE (I8) */
     ev_desc dgrow;                 /* {this, old}: published when this table's growth starts */
@@ -685,7 +691,7 @@ static void wunlock(evacmap *m)
 
 /* ------------------------------------------------------------ tables and desc */
 
-static ev_table *table_new(uint64_t ngroups)
+static ev_table *table_new(uint64_t ngroups, uint64_t limit)
 {
     size_t size = sizeof(ev_table) + ngroups * sizeof(ev_group);
     ev_table *t = calloc(1, size);
@@ -696,6 +702,7 @@ static ev_table *table_new(uint64_t ngroups)
     t->hdr.magic = EV_TABLE_MAGIC;
     t->ngroups = ngroups;
     t->mask = ngroups - 1;
+    t->limit = limit;
     for (uint64_t i = 0; i < ngroups; i++)
         memset((void *)t->g[i].ctrl, CT_EMPTY, EV_GS);
     t->dgrow.cur = t;
@@ -703,7 +710,9 @@ static ev_table *table_new(uint64_t ngroups)
     return t;
 }
 
-static inline uint64_t table_limit(const ev_table *t) { return t->ngroups * 7; } /* 7/8 of slots */
+/* 7/8 of the slots, except a tiny first table (see Sizing in the design block). */
+static inline uint64_t full_limit(uint64_t ngroups) { return ngroups * (EV_GS * 7 / 8); }
+static inline uint64_t table_limit(const ev_table *t) { return t->limit; }
 
 /* Readers: the current geometry. Returns the desc pointer it loaded (the token
  * desc_moved() compares), NULL for geometry-split-publish, which has none. */
@@ -1161,11 +1170,11 @@ static int grow_step(evacmap *m)
         for (unsigned j = 0; j < EV_GS; j++)
             live += LD(&c->g[gi].ctrl[j]) < 0x80;
     uint64_t ng = c->ngroups;
-    if ((live + 1) * 16 > c->ngroups * EV_GS * 7)   /* tombstones do not dominate */
+    if ((live + 1) * 2 > table_limit(c))   /* tombstones do not dominate */
         ng *= 2;
     if (ng > EV_MAX_GROUPS)
         return -1;
-    ev_table *t = table_new(ng);
+    ev_table *t = table_new(ng, full_limit(ng));
     if (!t)
         return -1;
     t->dgrow.old = c;
@@ -1816,7 +1825,10 @@ static void *ev_create(const mf_host *host, uint64_t hash_seed, size_t capacity_
         capacity_hint = EV_MAX_GROUPS;
     while (ng * EV_GS < capacity_hint)   /* the hint counts slots; growth past 7/8 */
         ng <<= 1;
-    ev_table *t = table_new(ng);
+    uint64_t limit = full_limit(ng);
+    if (capacity_hint > 0 && capacity_hint < EV_GS)   /* a tiny first table */
+        limit = capacity_hint * 7 / 8 > 0 ? capacity_hint * 7 / 8 : 1;
+    ev_table *t = table_new(ng, limit);
     if (!t) {
         free(m);
         return NULL;

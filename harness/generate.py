@@ -50,7 +50,10 @@ def initial_groups(capacity: int) -> int:
 
 
 def growth_threshold(capacity: int) -> int:
-    """Entries the first table takes before growing (7/8 load of its groups)."""
+    """Entries the first table takes before growing: 7/8 of its slots, or for a hint
+    of 1..7 (a tiny first table) 7/8 of the hint, at least 1."""
+    if 0 < capacity < GROUP_SLOTS:
+        return max(1, capacity * 7 // 8)
     return initial_groups(capacity) * GROUP_SLOTS * 7 // 8
 
 

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import pytest
 from harness._mapfuzz_c import ffi, lib
 
+from harness.generate import growth_threshold
+
 T = lib.mf_evacmap()
 SEQUENTIAL_BUGS = {"delete-absent-decrements", "iter-no-home-filter"}
 """Seeded bugs reachable by one thread; every other one needs an interleaving."""
@@ -156,6 +158,34 @@ def test_matches_dict_model_across_growths(new_map, seed):
     m = new_map(seed, 0)  # starts as a single group: many doublings
     inserted = run_model(m, rng, 3000, pool=400, churn=False)
     assert inserted > 400
+
+
+@pytest.mark.parametrize("cap", range(0, 9))
+def test_first_growth_comes_at_the_modelled_threshold(cap):
+    """A capacity hint of 1..7 makes a tiny first table whose growth starts at the
+    insert after growth_threshold(cap) entries (the model the generator and tmin
+    rely on); 0 and 8 mean one full group. Seen through the host's schedule points."""
+    hook = Hook()
+    m = Map(5, cap, host=hook.host)
+    try:
+        limit = growth_threshold(cap)
+        for i in range(limit):
+            assert m.put(b"k%d" % i, b"i" * 9) == (0, None)
+            assert m.check() is None
+        assert hook.count("grow:publish") == 0
+        assert m.put(b"k%d" % limit, b"i" * 9) == (0, None)
+        assert hook.count("grow:publish") == 1
+        assert m.check() is None
+        assert sorted(m.items()) == sorted((b"k%d" % i, b"i" * 9) for i in range(limit + 1))
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize("cap", [1, 2, 5, 7])
+def test_tiny_first_tables_match_dict_model(new_map, cap):
+    rng = random.Random(cap)
+    m = new_map(cap, cap)
+    run_model(m, rng, 1500, pool=60, churn=False)
 
 
 @pytest.mark.parametrize("seed", [3, 77])

@@ -144,6 +144,8 @@ def test_type_twins() -> None:
 def test_prefill_near_growth_threshold() -> None:
     assert [initial_groups(c) for c in (0, 1, 8, 9, 16, 17, 64)] == [1, 1, 1, 2, 2, 4, 8]
     assert growth_threshold(8) == 7 and growth_threshold(16) == 14
+    assert growth_threshold(0) == 7  # no hint: one full group
+    assert [growth_threshold(c) for c in range(1, 8)] == [1, 1, 2, 3, 4, 5, 6]  # tiny tables
     s = generate(random.Random(6), GenConfig(capacity=16, prefill_fraction=0.95))
     distinct = {op.key for op in s.prefill}
     assert len(distinct) == len(s.prefill) == 13  # just under 14
