@@ -30,6 +30,16 @@ csrc/host.c, replay). The predicate answers with the trace the run actually took
 so the next remap works from real events. Same input, same output: nothing in the
 search depends on time unless ``seconds`` runs out (the result says so).
 
+Tiny tables: a reshaped run
+---------------------------
+Growth bugs need the first table filled to its load limit, 7 entries for a full
+group. The tiny-table pass lowers the limit through the capacity hint (evacmap
+takes 1..7 as a tiny first table) and drops as many prefill puts. Such a candidate
+runs its growth at another point of the run, so when replaying the trace does not
+fail the same way, a fixed, seeded search of controlled schedules
+(``harness.schedule_search``, ``research_budget`` runs) looks for one that does;
+the search is as deterministic as a replay.
+
 Stress reproducers: k of N
 --------------------------
 A stress run is not repeatable, so a candidate is kept only when at least ``k`` of
@@ -45,14 +55,19 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from harness.execute import ExecutionSetupError, RunSpec, execute
+from harness.generate import growth_threshold
 from harness.minimize import Pass, Size, chunk_deletions, shrink
 from harness.oracle import Violation
 from harness.plan import compile_schedule
 from harness.reproducer import Reproducer
 from harness.runner import Runner, Target
 from harness.schedule import WRITE_KINDS, Op, Schedule
+from harness.schedule_search import AttemptRunner, search
 from harness.values import SIZE_RANGES, Key, format_key
 from harness.worker import Attempt, Worker, WorkerError
+
+RESEARCH_BUDGET = 200
+"""Controlled runs a searched candidate (``Case.search``) gets before it is rejected."""
 
 EVENT_EXIT = 4
 """Event kind of a thread's exit (harness.runner.EVENT_KINDS)."""
@@ -67,11 +82,9 @@ class TminError(ValueError):
 # ---- running candidates ------------------------------------------------------------
 
 
-class Runs(Protocol):
+class Runs(AttemptRunner, Protocol):
     """Runs one schedule under each spec. An attempt with ``outcome is None`` and no
     violations is a run that could not be judged (a replay that diverged)."""
-
-    def attempts(self, schedule: Schedule, specs: list[RunSpec]) -> list[Attempt]: ...
 
     def close(self) -> None: ...
 
@@ -139,6 +152,10 @@ class Case:
     events: tuple[EventKey, ...] = field(default=(), compare=False)
     preemptions: int = field(default=0, compare=False)
     violations: tuple[Violation, ...] = field(default=(), compare=False)
+    search: bool = False
+    """Controlled: when replaying ``trace`` does not fail the same way, search for an
+    interleaving that does (harness.schedule_search; a reduction that reshaped the
+    run, see tiny_table)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +361,42 @@ def cut_preemptions(c: Case) -> Iterator[Case]:
         yield _with(c, c.schedule, c.trace[: 2 * p] + c.trace[2 * p + 2 :])
 
 
+def _tiny_hint(limit: int) -> int:
+    """The smallest capacity hint whose first table grows after ``limit`` entries."""
+    return 1 if limit == 1 else limit + 1
+
+
+def tiny_table(c: Case) -> Iterator[Case]:
+    """A smaller first table with fewer prefill puts, the growth coming earlier.
+
+    A bug that needs a growth needs the first table filled to its load limit; with
+    a full group that is 7 entries, which sets a floor on the witness. evacmap
+    takes a capacity hint of 1..7 as a tiny first table that grows after
+    ``growth_threshold(hint)`` entries, so the same race can start from a prefill
+    of a single key. Each candidate lowers the limit by d and drops d prefill puts
+    (latest first; keys that threads use or that the case's violations name stay),
+    lowest limit first. When d puts can go, the growth comes at the same step of
+    the parallel phase and the old trace often still works; otherwise it comes
+    earlier and the trace means little. So a candidate is replayed first and, if
+    that does not fail the same way, searched (``Case.search``). For a target
+    without tiny tables the candidate simply fails to reproduce and is dropped."""
+    s = c.schedule
+    limit = growth_threshold(s.config.capacity)
+    used = {op.key for t in s.threads for op in t if op.kind not in ("iterate", "len")}
+    named = {v.key for v in c.violations}
+    used |= {i for i, k in enumerate(s.keys) if format_key(k) in named}
+    droppable = [i for i, op in enumerate(s.prefill) if op.key not in used]
+    for new in range(1, limit):
+        d = min(limit - new, len(droppable))
+        gone = set(droppable[len(droppable) - d :])
+        sched = replace(
+            s,
+            config=replace(s.config, capacity=_tiny_hint(new)),
+            prefill=tuple(op for i, op in enumerate(s.prefill) if i not in gone),
+        )
+        yield Case(sched, c.trace, c.origin, c.events, search=True)
+
+
 def _map_ops(s: Schedule, where: tuple[int, int], op: Op) -> Schedule:
     t, i = where
     if t < 0:
@@ -404,6 +457,7 @@ PASSES: tuple[Pass[Case], ...] = (
     Pass("drop threads", drop_threads),
     Pass("drop ops", drop_thread_ops),
     Pass("drop prefill", drop_prefill),
+    Pass("tiny table", tiny_table),
     Pass("drop keys", drop_unused_keys),
     Pass("cut preemptions", cut_preemptions),
     Pass("simplify ops", simplify_ops),
@@ -468,6 +522,7 @@ def minimise(
     max_calls: int | None = None,
     stress: StressPolicy | None = None,
     found: dict[str, object] | None = None,
+    research_budget: int = RESEARCH_BUDGET,
 ) -> TminResult:
     """Shrink reproducer ``r``; raises TminError when ``r`` does not fail as recorded."""
     if not r.violations:
@@ -481,6 +536,10 @@ def minimise(
 
     def run_controlled(c: Case) -> Case | None:
         a = runs.attempts(c.schedule, [_controlled_spec(r, c.trace)])[0]
+        if c.search and not sig.matches(a.violations, c):
+            for _, a in search(runs, c.schedule, research_budget):
+                if a.outcome is not None and sig.matches(a.violations, c):
+                    break
         if not sig.matches(a.violations, c):
             return None
         return _from_attempt(c, a)
@@ -564,4 +623,5 @@ __all__ = [
     "remap_trace",
     "signature_of",
     "sizes",
+    "tiny_table",
 ]

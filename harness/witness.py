@@ -5,10 +5,8 @@ replays only by luck. This module searches the controlled scheduler for an
 interleaving of the *same schedule* that shows the same violation class, and
 writes it as a controlled reproducer, which replays exactly (and tmin can shrink).
 
-Search order (deterministic, attempt ``i`` of the budget): PCT with depth 2, 3, 4
-and the random walk take turns, each with scheduler seed ``i``. PCT finds
-shallow bugs (few preemptions) quickly; the random walk covers what PCT's priority
-discipline makes unlikely. A witness on the same key as the stress finding is
+The search order is ``harness.schedule_search``'s (deterministic, attempt ``i``
+uses scheduler seed ``i``). A witness on the same key as the stress finding is
 preferred; if none turns up, the first witness of the same class on another key is
 returned (``same_key`` says which).
 
@@ -20,24 +18,15 @@ exhausts its budget is evidence of that, not proof.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from harness.execute import RunSpec
 from harness.reproducer import Reproducer
+from harness.schedule_search import search
 from harness.tmin import Case, Runs, Signature, lead_with, signature_of
 from harness.worker import Attempt
 
 DEFAULT_BUDGET = 1_000
-_PLAN = (("pct", 2), ("pct", 3), ("pct", 4), ("random", 3))
-_CHUNK = 25
-
-
-def search_specs(budget: int) -> Iterator[RunSpec]:
-    """The controlled specs tried, in order: attempt i uses scheduler seed i."""
-    for i in range(budget):
-        strategy, depth = _PLAN[i % len(_PLAN)]
-        yield RunSpec(mode="controlled", strategy=strategy, seed=i, pct_depth=depth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +47,15 @@ def find_witness(r: Reproducer, runs: Runs, budget: int = DEFAULT_BUDGET) -> Wit
     class_only = Signature(sig.cls, None)
     case = Case(r.schedule, (), tuple(range(len(r.schedule.keys))))
     fallback: tuple[RunSpec, Attempt] | None = None
-    specs = list(search_specs(budget))
     done = 0
-    for lo in range(0, len(specs), _CHUNK):
-        chunk = specs[lo : lo + _CHUNK]
-        for spec, a in zip(chunk, runs.attempts(r.schedule, chunk), strict=True):
-            done += 1
-            if a.outcome is None:
-                continue  # a crash has no trace to replay; keep looking
-            if sig.matches(a.violations, case):
-                return WitnessResult(_witness(r, spec, a, sig, case), done, True, sig)
-            if fallback is None and class_only.matches(a.violations, case):
-                fallback = (spec, a)
+    for spec, a in search(runs, r.schedule, budget):
+        done += 1
+        if a.outcome is None:
+            continue  # a crash has no trace to replay; keep looking
+        if sig.matches(a.violations, case):
+            return WitnessResult(_witness(r, spec, a, sig, case), done, True, sig)
+        if fallback is None and class_only.matches(a.violations, case):
+            fallback = (spec, a)
     if fallback is not None:
         spec, a = fallback
         return WitnessResult(_witness(r, spec, a, class_only, case), done, False, sig)
@@ -100,4 +86,4 @@ def _witness(r: Reproducer, spec: RunSpec, a: Attempt, sig: Signature, case: Cas
     )
 
 
-__all__ = ["DEFAULT_BUDGET", "WitnessResult", "find_witness", "search_specs"]
+__all__ = ["DEFAULT_BUDGET", "WitnessResult", "find_witness"]

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from harness.cli import cli
 from harness.execute import RunSpec
+from harness.generate import growth_threshold
 from harness.oracle import Violation
 from harness.reproducer import Reproducer, save, to_json_obj
 from harness.schedule import MapConfig, Op, Schedule
@@ -23,7 +24,9 @@ from harness.tmin import (
     remap_trace,
     signature_of,
     sizes,
+    tiny_table,
 )
+from harness.values import format_key
 from harness.worker import Attempt
 from tests.fixtures.findings import seeded_finding
 
@@ -105,6 +108,38 @@ def test_controlled_minimisation_is_deterministic(local: LocalRuns) -> None:
     b = minimise(r, local, seconds=None)
     assert to_json_obj(a.reproducer) == to_json_obj(b.reproducer)
     assert a.calls == b.calls
+
+
+def test_tiny_table_candidates_lower_the_limit_and_keep_the_keys_that_matter() -> None:
+    keys = tuple(range(7))
+    s = Schedule(MapConfig(variant="x", capacity=8), keys,
+                 tuple(Op("put", k, "int") for k in range(6)),
+                 ((Op("put", 6, "int"),), (Op("get", 0),)))
+    named = Violation("lost-write", format_key(3), (7,), "")
+    c = Case(s, (0, 1), tuple(range(7)), violations=(named,))
+    cands = list(tiny_table(c))
+    assert [growth_threshold(x.schedule.config.capacity) for x in cands] == [1, 2, 3, 4, 5, 6]
+    assert all(x.search and x.trace == c.trace for x in cands)  # replayed, then searched
+    prefills = [[op.key for op in x.schedule.prefill] for x in cands]
+    # keys 0 (a thread reads it) and 3 (the violation names it) always stay;
+    # the limit drops by d and so do d of the other prefill puts, latest first
+    assert prefills == [[0, 3]] * 3 + [[0, 1, 3], [0, 1, 2, 3], [0, 1, 2, 3, 4]]
+
+
+def test_growth_witness_shrinks_into_a_tiny_first_table(local: LocalRuns) -> None:
+    """A growth bug found in a full first group (7 entries before it grows) ends in a
+    tiny first table, shorter than the fill a full group needs, found by search and
+    replayed exactly; twice gives the same file."""
+    r = controlled_finding("evac-mark-before-copy")
+    assert growth_threshold(r.schedule.config.capacity) == 7
+    res = minimise(r, local, seconds=None)
+    assert res.accepted.get("tiny table", 0) >= 1
+    assert 1 <= res.after.schedule.config.capacity <= 7
+    assert sizes(res.after)["ops"] < 7 and sizes(res.after)["threads"] == 2
+    again = local.attempts(res.reproducer.schedule, [res.reproducer.replay_spec()])[0]
+    assert res.signature.matches(again.violations, res.after)
+    twice = minimise(r, local, seconds=None)
+    assert to_json_obj(twice.reproducer) == to_json_obj(res.reproducer)
 
 
 def test_input_that_does_not_fail_is_refused(local: LocalRuns) -> None:

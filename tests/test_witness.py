@@ -9,8 +9,9 @@ import pytest
 from harness.execute import RunSpec
 from harness.oracle import Violation
 from harness.reproducer import Reproducer
+from harness.schedule_search import search_specs
 from harness.tmin import LocalRuns
-from harness.witness import find_witness, search_specs
+from harness.witness import find_witness
 from tests.fixtures.findings import seeded_finding
 
 
