@@ -17,12 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.campaign import CampaignConfig, make_engine
+from harness.bench_tools import bench_tmin, bench_witness, engine_for, tools_markdown
+from harness.campaign import hunt
 from harness.execute import judge
 from harness.plan import compile_schedule
 from harness.runner import Runner, Target
 from harness.schedule import Schedule, from_json
-from harness.worker import Worker, WorkerDied
+from harness.worker import Worker
 
 Log = Callable[[str], None] | None
 
@@ -60,27 +61,8 @@ def detect(
     worker: Worker, variant: str, mode: str, strategy: str, seed: int, seconds: float
 ) -> tuple[bool, float, int]:
     """Run a campaign in ``worker`` until the first finding; (found, seconds, executions)."""
-    cfg = CampaignConfig(
-        variant=variant,
-        mode=mode,
-        strategy=strategy if mode == "controlled" else "pct",
-        seed=seed,
-        seconds=seconds,
-        canary=False,
-    )
-    engine = make_engine(cfg, Target.load("evacmap"))
-    start = time.perf_counter()
-    done = 0
-    while time.perf_counter() - start < seconds:
-        left = seconds - (time.perf_counter() - start)
-        try:
-            batch = worker.fuzz_batch(engine, done, 1 << 40, min(0.25, left))
-        except WorkerDied as died:
-            return True, time.perf_counter() - start, died.index + 1
-        done += batch.execs
-        if batch.findings:
-            return True, time.perf_counter() - start, done
-    return False, time.perf_counter() - start, done
+    finding, elapsed, execs = hunt(worker, engine_for(variant, mode, strategy, seed), seconds)
+    return finding is not None, elapsed, execs
 
 
 def bench_detection(quick: bool, log: Log) -> list[dict[str, Any]]:
@@ -243,20 +225,23 @@ def bench_oracle(quick: bool, log: Log) -> dict[str, Any]:
     return out
 
 
+SECTIONS: tuple[tuple[str, str, Callable[[bool, Log], Any]], ...] = (
+    ("throughput", "throughput", bench_throughput),
+    ("oracle", "oracle", bench_oracle),
+    ("maps", "maps side by side", bench_maps),
+    ("detection", "detection", bench_detection),
+    ("tmin", "minimisation (tmin)", bench_tmin),
+    ("witness", "stress to controlled", bench_witness),
+)
+"""(results key, progress label, measurement), in the order they run."""
+
+
 def run_bench(quick: bool = False, log: Log = None) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine_facts(), "quick": quick}
-    if log:
-        log("throughput ...")
-    results["throughput"] = bench_throughput(quick, log)
-    if log:
-        log("oracle ...")
-    results["oracle"] = bench_oracle(quick, log)
-    if log:
-        log("maps side by side ...")
-    results["maps"] = bench_maps(quick, log)
-    if log:
-        log("detection ...")
-    results["detection"] = bench_detection(quick, log)
+    for key, label, measure in SECTIONS:
+        if log:
+            log(f"{label} ...")
+        results[key] = measure(quick, log)
     return results
 
 
@@ -306,6 +291,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
             "in C with no scheduler (csrc/microbench.c: 50% get, 30% put, 20% delete over "
             "64 int keys).",
         ]
+    lines += tools_markdown(results)
     lines += [
         "",
         "## Oracle (check time, history construction excluded)",

@@ -101,7 +101,8 @@ def gen_config_for(target: Target) -> GenConfig:
     return replace(gen, op_weights=ops)
 
 
-def _reproducer(target: Target, finding: Finding, found: dict[str, object]) -> Reproducer:
+def finding_reproducer(target: Target, finding: Finding, found: dict[str, object]) -> Reproducer:
+    """The reproducer file's content for a finding of a fuzz batch."""
     return Reproducer(
         target_name=target.name,
         target_path=target.path,
@@ -124,6 +125,22 @@ def _died_finding(engine: RandomEngine, died: WorkerDied) -> Finding:
         trace=(),
         trace_hash=0,
     )
+
+
+def hunt(worker: Worker, engine: RandomEngine, seconds: float) -> tuple[Finding | None, float, int]:
+    """Fuzz in ``worker`` until the first finding or ``seconds``: (finding or None,
+    seconds taken, executions made). A run that kills the worker is a finding."""
+    start = time.perf_counter()
+    done = 0
+    while (elapsed := time.perf_counter() - start) < seconds:
+        try:
+            batch = worker.fuzz_batch(engine, done, 1 << 40, min(BATCH_SECONDS, seconds - elapsed))
+        except WorkerDied as died:
+            return _died_finding(engine, died), time.perf_counter() - start, died.index + 1
+        done += batch.execs
+        if batch.findings:
+            return batch.findings[0], time.perf_counter() - start, done
+    return None, time.perf_counter() - start, done
 
 
 def run_canary(seed: int = 0) -> dict[str, object]:
@@ -192,7 +209,7 @@ def run_campaign(cfg: CampaignConfig, progress: Progress | None = None) -> Campa
                 }
                 # no wall-clock time in the file: the same finding (controlled mode is
                 # deterministic) gets the same content, hence the same name, every time
-                path = save(_reproducer(target, finding, found), cfg.artifacts)
+                path = save(finding_reproducer(target, finding, found), cfg.artifacts)
                 v = finding.violations[0]
                 report = Report(
                     cls=cls,

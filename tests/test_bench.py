@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.bench import machine_facts, standard_schedule, write_markdown
+from harness.bench_tools import bench_tmin, bench_witness
 from harness.runner import Target
 
 
@@ -34,6 +35,21 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
             "single_thread_ops_per_s": {"evacmap": 99},
         },
         "oracle": {"case": {"median_s": 0.5, "verdict": "ok"}},
+        "tmin": {
+            "rows": [
+                {"variant": "v1", "found": True, "class": "lost-write",
+                 "before": {"threads": 3, "ops": 53, "preemptions": 2},
+                 "after": {"threads": 2, "ops": 3, "preemptions": 1},
+                 "capacity": 1, "seconds": 0.5, "exhausted": False, "replays": True},
+                {"variant": "v2", "found": False},
+            ],
+            "median_ops_after": 3, "max_threads_after": 2, "max_seconds": 0.5, "all_replay": True,
+        },
+        "witness": {
+            "rows": [{"variant": "v1", "seed": 1, "class": "lost-write", "witness": True,
+                      "same_key": True, "attempts": 7}],
+            "findings": 1, "witnessed": 1, "median_attempts": 7, "budget": 1000,
+        },
     }
     out = tmp_path / "B.md"
     write_markdown(results, out)
@@ -43,3 +59,22 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
     assert "| evacmap | 10 | 5 | 99 |" in text
     assert "| case | 0.5 | ok |" in text
     assert "mapfuzz bench --quick" in text
+    assert "| v1 | lost-write | 3 / 53 / 2 | 2 / 3 / 1 | 1 | 0.5 | yes |" in text
+    assert "| v2 | not found in 60 s |" in text
+    assert "| v1 | 1 | 1 | 1 | 7 |" in text
+    assert "Witnessed: 1 of 1 (100%)" in text
+
+
+def test_tmin_benchmark_measures_and_replays_a_real_minimisation() -> None:
+    t = bench_tmin(True, None, ["put-if-absent-no-recheck"])
+    (row,) = t["rows"]
+    assert row["found"] and row["replays"] and not row["exhausted"]
+    assert row["after"]["ops"] < row["before"]["ops"]
+    assert t["median_ops_after"] == row["after"]["ops"]
+
+
+def test_witness_benchmark_counts_the_stress_findings_it_searched() -> None:
+    w = bench_witness(True, None, ["put-if-absent-no-recheck"])
+    assert w["findings"] == len(w["rows"]) >= 1
+    assert w["witnessed"] == sum(r["witness"] for r in w["rows"])
+    assert all(r["variant"] == "put-if-absent-no-recheck" for r in w["rows"])
