@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.bench import machine_facts, standard_schedule, write_markdown
+from harness.bench import bench_maps, machine_facts, standard_schedule, write_markdown
 from harness.bench_tools import bench_tmin, bench_witness
 from harness.runner import Target
 
@@ -78,3 +78,24 @@ def test_witness_benchmark_counts_the_stress_findings_it_searched() -> None:
     assert w["findings"] == len(w["rows"]) >= 1
     assert w["witnessed"] == sum(r["witness"] for r in w["rows"])
     assert all(r["variant"] == "put-if-absent-no-recheck" for r in w["rows"])
+
+
+def test_maps_side_by_side_runs_in_a_child_and_reports_every_map() -> None:
+    out = bench_maps(True, None)
+    assert "evacmap" in out["ops_per_s"] and out["ops_per_s"]["evacmap"]["noise_0.0"] > 0
+    assert set(out["single_thread_ops_per_s"]) == set(out["ops_per_s"])
+    assert isinstance(out["crashed_attempts"], list)
+
+
+def test_markdown_says_when_a_map_crashed(tmp_path: Path) -> None:
+    died = "exit status -11 while running cuckoo"
+    base = {"machine": machine_facts(), "quick": True, "detection": [], "throughput": {},
+            "oracle": {}}
+    out = tmp_path / "B.md"
+    write_markdown({**base, "maps": {"crashed_attempts": [died] * 3}}, out)
+    assert f"Not measured: every attempt crashed ({died}" in out.read_text()
+    maps = {"workload": "w", "repeats": 1,
+            "ops_per_s": {"cuckoo": {"noise_0.0": 1, "noise_0.05": 1}},
+            "single_thread_ops_per_s": {"cuckoo": 2}, "crashed_attempts": [died]}
+    write_markdown({**base, "maps": maps}, out)
+    assert f"Attempts that crashed before this measurement: {died}" in out.read_text()
