@@ -1,4 +1,5 @@
-"""`mapfuzz bench`: detection of every seeded bug, throughput, oracle speed.
+"""`mapfuzz bench`: detection of every seeded bug, throughput, oracle speed, and the
+minimisation tools (harness.bench_tools).
 
 Everything is measured side by side in one run on this machine and reported as
 medians (these machines are small and shared: single absolute times mislead).
