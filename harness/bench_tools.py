@@ -177,10 +177,12 @@ def tools_markdown(results: dict[str, Any]) -> list[str]:
                 f"| {', '.join(str(r['attempts']) for r in rs)} |"
             )
         share = w["witnessed"] / w["findings"] if w["findings"] else 0.0
+        same = sum(r["witness"] and r["same_key"] for r in w["rows"])
         lines += [
             "",
-            f"Witnessed: {w['witnessed']} of {w['findings']} ({share:.0%}); median attempts "
-            f"to a witness: {w['median_attempts']}.",
+            f"Witnessed: {w['witnessed']} of {w['findings']} ({share:.0%}), {same} of them on "
+            f"the stress finding's own key (the others: the same class on another key, found "
+            f"when the budget ran out); median attempts to a witness: {w['median_attempts']}.",
         ]
     return lines
 

@@ -62,7 +62,7 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
     assert "| v1 | lost-write | 3 / 53 / 2 | 2 / 3 / 1 | 1 | 0.5 | yes |" in text
     assert "| v2 | not found in 60 s |" in text
     assert "| v1 | 1 | 1 | 1 | 7 |" in text
-    assert "Witnessed: 1 of 1 (100%)" in text
+    assert "Witnessed: 1 of 1 (100%), 1 of them on the stress finding's own key" in text
 
 
 def test_tmin_benchmark_measures_and_replays_a_real_minimisation() -> None:
