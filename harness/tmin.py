@@ -40,6 +40,9 @@ fail the same way, a fixed, seeded search of controlled schedules
 (``harness.schedule_search``, ``research_budget`` runs) looks for one that does;
 the search is as deterministic as a replay.
 
+Merging threads is the other reshaping reduction: one thread's operations move
+into a neighbour's list, and the merged case is searched the same way.
+
 Stress reproducers: k of N
 --------------------------
 A stress run is not repeatable, so a candidate is kept only when at least ``k`` of
@@ -302,6 +305,23 @@ def drop_threads(c: Case) -> Iterator[Case]:
         yield _with(c, replace(s, threads=threads), trace)
 
 
+def merge_threads(c: Case) -> Iterator[Case]:
+    """One thread fewer, its operations kept: thread t's ops appended to (then put in
+    front of) thread t-1's. A race between t and a third thread often needs
+    only t's effect, not t's concurrency (a delete and a put that another thread's
+    read straddles can run one after the other in one thread). Thread numbers change,
+    so the candidate is searched (``Case.search``) when its replay does not fail the
+    same way."""
+    s = c.schedule
+    for t in reversed(range(1, len(s.threads))):
+        u = t - 1
+        for merged in (s.threads[u] + s.threads[t], s.threads[t] + s.threads[u]):
+            threads = list(s.threads)
+            threads[u] = merged
+            del threads[t]
+            yield Case(replace(s, threads=tuple(threads)), (), c.origin, search=True)
+
+
 def drop_thread_ops(c: Case) -> Iterator[Case]:
     s = c.schedule
     for t in reversed(range(len(s.threads))):
@@ -457,6 +477,7 @@ PASSES: tuple[Pass[Case], ...] = (
     Pass("drop threads", drop_threads),
     Pass("drop ops", drop_thread_ops),
     Pass("drop prefill", drop_prefill),
+    Pass("merge threads", merge_threads),
     Pass("tiny table", tiny_table),
     Pass("drop keys", drop_unused_keys),
     Pass("cut preemptions", cut_preemptions),
@@ -619,6 +640,7 @@ __all__ = [
     "TminError",
     "TminResult",
     "WorkerRuns",
+    "merge_threads",
     "minimise",
     "remap_trace",
     "signature_of",

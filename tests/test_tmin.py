@@ -20,6 +20,7 @@ from harness.tmin import (
     Signature,
     StressPolicy,
     TminError,
+    merge_threads,
     minimise,
     remap_trace,
     signature_of,
@@ -140,6 +141,27 @@ def test_growth_witness_shrinks_into_a_tiny_first_table(local: LocalRuns) -> Non
     assert res.signature.matches(again.violations, res.after)
     twice = minimise(r, local, seconds=None)
     assert to_json_obj(twice.reproducer) == to_json_obj(res.reproducer)
+
+
+def test_merge_candidates_move_a_threads_ops_into_its_neighbour() -> None:
+    a, b, c3 = (Op("get", 0),), (Op("put", 1, "int"),), (Op("delete", 2),)
+    s = Schedule(MapConfig(variant="x"), (0, 1, 2), (), (a, b, c3))
+    cands = list(merge_threads(Case(s, (0, 1), (0, 1, 2))))
+    assert [x.schedule.threads for x in cands] == [
+        (a, b + c3), (a, c3 + b),  # thread 2 into thread 1, after then before its ops
+        (a + b, c3), (b + a, c3),  # thread 1 into thread 0
+    ]
+    assert all(x.search and x.trace == () for x in cands)
+
+
+def test_a_bug_one_thread_can_hit_merges_down_to_one_thread(local: LocalRuns) -> None:
+    r = controlled_finding("iter-no-home-filter")
+    assert len(r.schedule.threads) == 3
+    res = minimise(r, local, seconds=None)
+    assert res.accepted.get("merge threads", 0) >= 1
+    assert sizes(res.after)["threads"] == 1
+    again = local.attempts(res.reproducer.schedule, [res.reproducer.replay_spec()])[0]
+    assert res.signature.matches(again.violations, res.after)
 
 
 def test_input_that_does_not_fail_is_refused(local: LocalRuns) -> None:
