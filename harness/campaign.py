@@ -26,6 +26,8 @@ CANARY_VARIANT = "reader-no-seq-validate"
 CANARY_EXECS = 20_000
 CANARY_SECONDS = 30.0
 BATCH_SECONDS = 0.25
+DEFAULT_NOISE = 0.05
+"""Stress mode: chance of noise (spin, yield, short sleep) at a schedule point."""
 
 
 class CanaryFailed(Exception):
@@ -71,22 +73,39 @@ class CampaignConfig:
     artifacts: Path = Path("artifacts")
     keep_going: bool = False
     canary: bool = True
-    noise: float = 0.05
+    noise: float = DEFAULT_NOISE
     pct_depth: int = 3
+    threads: int | None = None
+    """Workload shape of the generated schedules; None keeps the generator's default
+    (3 threads x 16 operations over 8 contended keys, capacity hint 8)."""
+    ops: int | None = None
+    keys: int | None = None
+    capacity: int | None = None
 
 
 Progress = Callable[[CampaignResult, Report | None], None]
 
 
 def make_engine(cfg: CampaignConfig, target: Target) -> RandomEngine:
-    base = MapConfig(target=target.spec, variant=cfg.variant, hash_seed=0, capacity=8)
+    """The random engine of a campaign; ValueError names a workload knob out of range."""
+    gen = gen_config_for(target)
+    gen = replace(
+        gen,
+        threads=gen.threads if cfg.threads is None else cfg.threads,
+        ops_per_thread=gen.ops_per_thread if cfg.ops is None else cfg.ops,
+        keys=gen.keys if cfg.keys is None else cfg.keys,
+        capacity=gen.capacity if cfg.capacity is None else cfg.capacity,
+    )
+    gen.check()
+    capacity = 8 if gen.capacity is None else gen.capacity
+    base = MapConfig(target=target.spec, variant=cfg.variant, hash_seed=0, capacity=capacity)
     spec = RunSpec(
         mode=cfg.mode,
         strategy=cfg.strategy,
         pct_depth=cfg.pct_depth,
         noise=cfg.noise if cfg.mode == "stress" else 0.0,
     )
-    return RandomEngine(seed=cfg.seed, base=base, gen=gen_config_for(target), spec=spec)
+    return RandomEngine(seed=cfg.seed, base=base, gen=gen, spec=spec)
 
 
 def gen_config_for(target: Target) -> GenConfig:

@@ -68,6 +68,31 @@ def test_fuzz_correct_map_runs_the_canary_and_finds_nothing(tmp_path: Path) -> N
     assert list(tmp_path.iterdir()) == []
 
 
+def test_fuzz_workload_shape_reaches_the_reproducer(tmp_path: Path) -> None:
+    p = mapfuzz("fuzz", "--variant", "put-if-absent-no-recheck", "--no-canary",
+                "--threads", "2", "--ops", "5", "--keys", "3", "--capacity", "2",
+                "--execs", "2000", "--artifacts", tmp_path, "--json")
+    assert p.returncode == 1, p.stderr
+    (finding,) = json.loads(p.stdout)["findings"]
+    s = json.loads(Path(finding["reproducer"]).read_text())["schedule"]
+    assert len(s["threads"]) == 2 and all(len(t) == 5 for t in s["threads"])
+    assert s["config"]["capacity"] == 2
+    keyed = {op[1] for t in s["threads"] for op in t if op[0] not in ("iterate", "len")}
+    assert len(keyed) <= 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine", "hypothesis", "--threads", "2"], "--threads: for --engine random"),
+    (["--keys", "4", "--ops", "9", "--engine", "atheris"], "--ops, --keys: for --engine random"),
+    (["--noise", "0"], "--noise is for --mode stress"),
+    (["--threads", "0"], "--threads"),
+    (["--capacity", "5000"], "--capacity"),
+])
+def test_fuzz_workload_options_refuse_what_they_cannot_do(args: list[str], message: str) -> None:
+    p = mapfuzz("fuzz", "--no-canary", "--execs", "1", *args)
+    assert p.returncode == 2 and message in p.stderr, p.stderr
+
+
 def test_segfaulting_target_is_a_crash_finding(crashmap: Path, tmp_path: Path) -> None:
     p = mapfuzz("fuzz", "--target", crashmap, "--no-canary", "--execs", "50",
                 "--artifacts", tmp_path, "--json")

@@ -5,13 +5,22 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.campaign import CampaignConfig, CampaignResult, CanaryFailed, Report, run_campaign
+from harness.campaign import (
+    DEFAULT_NOISE,
+    CampaignConfig,
+    CampaignResult,
+    CanaryFailed,
+    Report,
+    run_campaign,
+)
 from harness.cli.common import (
     EXIT_FINDING,
     EXIT_INTERNAL,
@@ -29,7 +38,9 @@ from harness.frontends.atheris_driver import (
     atheris_available,
     run_atheris_campaign,
 )
+from harness.generate import GenConfig
 from harness.runner import Target, TargetError
+from harness.schedule import MAX_CAPACITY, MAX_KEYS, MAX_OPS, MAX_THREADS
 
 
 class FuzzProgress:
@@ -104,6 +115,15 @@ class FuzzProgress:
         err.print(f"{result.elapsed_s:6.1f} s  {status}")
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
+    """A workload knob of the random engine (None: the generator's default)."""
+    return click.option(name, type=click.IntRange(lo, hi), default=None,
+                        help=f"random engine: {what}")
+
+
 @cli.command()
 @click.option(
     "--target",
@@ -138,6 +158,18 @@ class FuzzProgress:
 @click.option("--keep-going", is_flag=True, help="do not stop at the first finding")
 @click.option("--no-canary", is_flag=True, help="skip the canary self-check (not recommended)")
 @click.option("--json", "json_mode", is_flag=True, help="print one JSON object at the end")
+@_shape_option("--threads", 1, MAX_THREADS, "threads per schedule (default 3)")
+@_shape_option("--ops", 1, MAX_OPS, "operations per thread (default 16)")
+@_shape_option("--keys", 1, MAX_KEYS, "contended keys the threads share (default 8)")
+@_shape_option("--capacity", 0, MAX_CAPACITY,
+               "the map's capacity hint (default 8; small hints mean growth early)")
+@click.option(
+    "--noise",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="stress mode: chance of a spin, yield or short sleep at a schedule point "
+    f"(default {DEFAULT_NOISE:g}; 0 runs the threads flat out)",
+)
 @click.option(
     "--corpus",
     type=click.Path(file_okay=False, path_type=Path),
@@ -158,6 +190,11 @@ def fuzz(
     keep_going: bool,
     no_canary: bool,
     json_mode: bool,
+    threads: int | None,
+    ops: int | None,
+    keys: int | None,
+    capacity: int | None,
+    noise: float | None,
     corpus: Path | None,
     libfuzzer_flags: tuple[str, ...],
 ) -> None:
@@ -177,7 +214,19 @@ def fuzz(
         artifacts=artifacts,
         keep_going=keep_going,
         canary=not no_canary,
+        threads=threads,
+        ops=ops,
+        keys=keys,
+        capacity=capacity,
+        noise=DEFAULT_NOISE if noise is None else noise,
     )
+    shape = [f"--{n}" for n, v in (("threads", threads), ("ops", ops), ("keys", keys),
+                                    ("capacity", capacity)) if v is not None]
+    if shape and engine != "random":
+        fail(f"{', '.join(shape)}: for --engine random, which generates the schedules "
+             f"({engine} makes its own)")
+    if noise is not None and mode != "stress":
+        fail("--noise is for --mode stress (controlled mode schedules threads itself)")
     try:
         Target.load(target).variant_index(variant)
     except (TargetError, ValueError) as exc:
@@ -202,6 +251,14 @@ def fuzz(
             + f", seed {seed}, budget {seconds:g} s"
             + (f" / {execs} execs" if execs else "")
         )
+        if shape:
+            g = GenConfig()
+            err.print(
+                f"workload: {threads or g.threads} threads x {ops or g.ops_per_thread} ops over "
+                f"{keys or g.keys} contended keys, capacity hint "
+                f"{g.capacity if capacity is None else capacity}"
+                + (f", noise {cfg.noise:g}" if mode == "stress" else "")
+            )
         if cfg.canary:
             err.print("canary: checking that a planted bug is found first ...")
     try:
