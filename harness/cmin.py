@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import importlib.util
 import json
 import os
 import re
@@ -45,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.execute import ExecutionSetupError, RunSpec, execute
+from harness.frontends.atheris_driver import atheris_available
 from harness.fuzz_input import split_input
 from harness.inputs import InputError, LoadedInput, load_input
 from harness.oracle import CLASSES
@@ -284,10 +284,6 @@ class MergeError(RuntimeError):
     """libFuzzer's merge itself failed (not an input: those are kept as failing)."""
 
 
-def atheris_available() -> bool:
-    return importlib.util.find_spec("atheris") is not None
-
-
 def libfuzzer_merge(paths: Sequence[Path], config: MapConfig) -> CminResult:
     """libFuzzer's ``-set_cover_merge=1`` over the raw fuzz inputs of ``paths``, through
     the atheris front end on ``config``'s target and variant (its features: the
@@ -386,7 +382,6 @@ __all__ = [
     "CminResult",
     "Item",
     "MergeError",
-    "atheris_available",
     "check_output",
     "libfuzzer_merge",
     "minimise_corpus",
