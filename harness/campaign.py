@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from harness.collide import evacmap_colliding_keys
 from harness.engine import RandomEngine
@@ -88,17 +89,14 @@ Progress = Callable[[CampaignResult, Report | None], None]
 
 def make_engine(cfg: CampaignConfig, target: Target) -> RandomEngine:
     """The random engine of a campaign; ValueError names a workload knob out of range."""
-    gen = gen_config_for(target)
-    gen = replace(
-        gen,
-        threads=gen.threads if cfg.threads is None else cfg.threads,
-        ops_per_thread=gen.ops_per_thread if cfg.ops is None else cfg.ops,
-        keys=gen.keys if cfg.keys is None else cfg.keys,
-        capacity=gen.capacity if cfg.capacity is None else cfg.capacity,
-    )
+    shape: dict[str, Any] = {
+        "threads": cfg.threads, "ops_per_thread": cfg.ops, "keys": cfg.keys,
+        "capacity": cfg.capacity,
+    }
+    gen = replace(gen_config_for(target), **{k: v for k, v in shape.items() if v is not None})
     gen.check()
-    capacity = 8 if gen.capacity is None else gen.capacity
-    base = MapConfig(target=target.spec, variant=cfg.variant, hash_seed=0, capacity=capacity)
+    # the generator takes target and variant from base; hash seed and capacity are its own
+    base = MapConfig(target=target.spec, variant=cfg.variant)
     spec = RunSpec(
         mode=cfg.mode,
         strategy=cfg.strategy,

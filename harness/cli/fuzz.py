@@ -19,6 +19,7 @@ from harness.campaign import (
     CampaignResult,
     CanaryFailed,
     Report,
+    make_engine,
     run_campaign,
 )
 from harness.cli.common import (
@@ -38,7 +39,6 @@ from harness.frontends.atheris_driver import (
     atheris_available,
     run_atheris_campaign,
 )
-from harness.generate import GenConfig
 from harness.runner import Target, TargetError
 from harness.schedule import MAX_CAPACITY, MAX_KEYS, MAX_OPS, MAX_THREADS
 
@@ -228,7 +228,10 @@ def fuzz(
     if noise is not None and mode != "stress":
         fail("--noise is for --mode stress (controlled mode schedules threads itself)")
     try:
-        Target.load(target).variant_index(variant)
+        tgt = Target.load(target)
+        tgt.variant_index(variant)
+        # the random engine's workload, as the campaign will build it
+        gen = make_engine(cfg, tgt).gen if engine == "random" else None
     except (TargetError, ValueError) as exc:
         fail(str(exc))
     if libfuzzer_flags and engine != "atheris":
@@ -251,12 +254,10 @@ def fuzz(
             + f", seed {seed}, budget {seconds:g} s"
             + (f" / {execs} execs" if execs else "")
         )
-        if shape:
-            g = GenConfig()
+        if gen is not None and shape:
             err.print(
-                f"workload: {threads or g.threads} threads x {ops or g.ops_per_thread} ops over "
-                f"{keys or g.keys} contended keys, capacity hint "
-                f"{g.capacity if capacity is None else capacity}"
+                f"workload: {gen.threads} threads x {gen.ops_per_thread} ops over {gen.keys} "
+                f"contended keys, capacity hint {gen.capacity}"
                 + (f", noise {cfg.noise:g}" if mode == "stress" else "")
             )
         if cfg.canary:

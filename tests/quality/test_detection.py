@@ -8,8 +8,6 @@ variant escape this budget, detection got worse; look before raising a budget.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from harness.campaign import CampaignConfig, make_engine
@@ -97,9 +95,7 @@ def test_correct_map_with_a_tiny_first_table_gives_no_finding(
 ) -> None:
     """Capacity hints of 1..7 (tmin's tiny tables) grow after one to six entries, so
     nearly every execution runs growths and evacuations while the threads work."""
-    engine = make_engine(CampaignConfig(seed=SEED), evacmap)
-    engine = replace(engine, base=replace(engine.base, capacity=capacity),
-                     gen=replace(engine.gen, capacity=capacity))
+    engine = make_engine(CampaignConfig(seed=SEED, capacity=capacity), evacmap)
     assert engine.schedule(0).config.capacity == capacity
     hit = first_finding(engine, runner, evacmap, CORRECT_BUDGET // 3)
     assert hit is None, f"false alarm on the correct map: input {hit[0].index}: {hit[1].violations}"
