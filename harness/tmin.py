@@ -58,7 +58,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from harness.execute import ExecutionSetupError, RunSpec, execute
-from harness.generate import growth_threshold
+from harness.generate import GROUP_SLOTS, growth_threshold
 from harness.minimize import Pass, Size, chunk_deletions, shrink
 from harness.oracle import Violation
 from harness.plan import compile_schedule
@@ -383,7 +383,7 @@ def cut_preemptions(c: Case) -> Iterator[Case]:
 
 def _tiny_hint(limit: int) -> int:
     """The smallest capacity hint whose first table grows after ``limit`` entries."""
-    return 1 if limit == 1 else limit + 1
+    return next(h for h in range(1, GROUP_SLOTS + 1) if growth_threshold(h) == limit)
 
 
 def tiny_table(c: Case) -> Iterator[Case]:
@@ -395,7 +395,8 @@ def tiny_table(c: Case) -> Iterator[Case]:
     ``growth_threshold(hint)`` entries, so the same race can start from a prefill
     of a single key. Each candidate lowers the limit by d and drops d prefill puts
     (latest first; keys that threads use or that the case's violations name stay),
-    lowest limit first. When d puts can go, the growth comes at the same step of
+    lowest limit first, down from at most one full group's limit (a hint sizes a
+    one-group table only). When d puts can go, the growth comes at the same step of
     the parallel phase and the old trace often still works; otherwise it comes
     earlier and the trace means little. So a candidate is replayed first and, if
     that does not fail the same way, searched (``Case.search``). For a target
@@ -406,7 +407,7 @@ def tiny_table(c: Case) -> Iterator[Case]:
     named = {v.key for v in c.violations}
     used |= {i for i, k in enumerate(s.keys) if format_key(k) in named}
     droppable = [i for i, op in enumerate(s.prefill) if op.key not in used]
-    for new in range(1, limit):
+    for new in range(1, min(limit, growth_threshold(GROUP_SLOTS) + 1)):
         d = min(limit - new, len(droppable))
         gone = set(droppable[len(droppable) - d :])
         sched = replace(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,10 @@ def test_tiny_table_candidates_lower_the_limit_and_keep_the_keys_that_matter() -
     # keys 0 (a thread reads it) and 3 (the violation names it) always stay;
     # the limit drops by d and so do d of the other prefill puts, latest first
     assert prefills == [[0, 3]] * 3 + [[0, 1, 3], [0, 1, 2, 3], [0, 1, 2, 3, 4]]
+    # a two-group first table (limit 14): the candidates are the one-group limits 1..7
+    big = Case(replace(s, config=replace(s.config, capacity=16)), (0, 1), tuple(range(7)))
+    limits = [growth_threshold(x.schedule.config.capacity) for x in tiny_table(big)]
+    assert limits == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_growth_witness_shrinks_into_a_tiny_first_table(local: LocalRuns) -> None:
