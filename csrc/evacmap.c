@@ -1826,8 +1826,11 @@ static void *ev_create(const mf_host *host, uint64_t hash_seed, size_t capacity_
     while (ng * EV_GS < capacity_hint)   /* the hint counts slots; growth past 7/8 */
         ng <<= 1;
     uint64_t limit = full_limit(ng);
-    if (capacity_hint > 0 && capacity_hint < EV_GS)   /* a tiny first table */
-        limit = capacity_hint * 7 / 8 > 0 ? capacity_hint * 7 / 8 : 1;
+    if (capacity_hint > 0 && capacity_hint < EV_GS) {   /* a tiny first table */
+        limit = capacity_hint * 7 / 8;
+        if (limit == 0)
+            limit = 1;
+    }
     ev_table *t = table_new(ng, limit);
     if (!t) {
         free(m);
