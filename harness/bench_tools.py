@@ -18,8 +18,9 @@ from typing import Any
 
 from harness.campaign import CampaignConfig, finding_reproducer, hunt, make_engine
 from harness.engine import RandomEngine
+from harness.reproducer import Reproducer
 from harness.runner import Target
-from harness.tmin import WorkerRuns, minimise, signature_of, sizes
+from harness.tmin import WorkerRuns, minimise, sizes
 from harness.witness import DEFAULT_BUDGET, find_witness
 
 Log = Callable[[str], None] | None
@@ -38,17 +39,24 @@ def engine_for(variant: str, mode: str, strategy: str, seed: int) -> RandomEngin
     return make_engine(cfg, Target.load("evacmap"))
 
 
+def _first_finding(runs: WorkerRuns, target: Target, variant: str, mode: str,
+                   seed: int) -> Reproducer | None:
+    """The reproducer of a benchmark campaign's first finding (60 s budget), or None."""
+    strategy = "pct" if mode == "controlled" else "-"
+    finding, _, _ = hunt(runs.worker, engine_for(variant, mode, strategy, seed), 60.0)
+    return None if finding is None else finding_reproducer(target, finding, {})
+
+
 def bench_tmin(quick: bool, log: Log, variants: Sequence[str] | None = None) -> dict[str, Any]:
     target = Target.load("evacmap")
     rows: list[dict[str, Any]] = []
     runs = WorkerRuns("evacmap")
     try:
         for variant in variants or target.variants:
-            finding, _, _ = hunt(runs.worker, engine_for(variant, "controlled", "pct", 1), 60.0)
-            if finding is None:
+            r = _first_finding(runs, target, variant, "controlled", 1)
+            if r is None:
                 rows.append({"variant": variant, "found": False})
                 continue
-            r = finding_reproducer(target, finding, {})
             res = minimise(r, runs, seconds=TMIN_SECONDS)
             out = res.reproducer
             replay = runs.attempts(out.schedule, [out.replay_spec()])[0]
@@ -89,18 +97,14 @@ def bench_witness(
     try:
         for variant in variants or target.variants:
             for seed in seeds:
-                finding, _, _ = hunt(runs.worker, engine_for(variant, "stress", "-", seed), 60.0)
-                if finding is None:
-                    continue
-                r = finding_reproducer(target, finding, {})
-                sig = signature_of(r.violations[0], r.schedule)
-                if sig.cls in ("crash", "hang"):
-                    continue  # not a violation an interleaving shows; nothing to witness
+                r = _first_finding(runs, target, variant, "stress", seed)
+                if r is None or r.main_class in ("crash", "hang"):
+                    continue  # a crash or hang is no violation an interleaving shows
                 res = find_witness(r, runs, DEFAULT_BUDGET)
                 rows.append({
                     "variant": variant,
                     "seed": seed,
-                    "class": sig.cls,
+                    "class": r.main_class,
                     "witness": res.reproducer is not None,
                     "same_key": res.same_key,
                     "attempts": res.attempts,
