@@ -116,6 +116,15 @@ def _simulate(rng: random.Random) -> tuple[list[_Op], int, dict[int, int], bool]
     return ops, nkeys, vkey, dup
 
 
+_FLIPS = {
+    1: ("put", "inserted", "replaced"),
+    2: ("delete", "absent", "removed"),
+    3: ("put_if_absent", "inserted", "present"),
+}
+"""Mutation choice -> (kind, the status that reports no old value, the other one): a
+mutation swaps the two, drawing an old value for the second."""
+
+
 def _mutate(rng: random.Random, ops: list[_Op], nkeys: int, vkey: dict[int, int]) -> None:
     todo = rng.choice((1, 1, 2))
     tries = 0
@@ -136,24 +145,13 @@ def _mutate(rng: random.Random, ops: list[_Op], nkeys: int, vkey: dict[int, int]
             else:
                 nv = len(vkey) + 1000  # never written: resolved later
                 op.status, op.out = "found", nv
-        elif choice == 1 and op.kind == "put":
-            if op.status == "inserted":
-                op.status = "replaced"
+        elif choice in _FLIPS and op.kind == _FLIPS[choice][0]:
+            _, plain, other = _FLIPS[choice]
+            if op.status == plain:
+                op.status = other
                 op.out = rng.choice(same) if same and rng.random() < 0.8 else None
             else:
-                op.status, op.out = "inserted", None
-        elif choice == 2 and op.kind == "delete":
-            if op.status == "absent":
-                op.status = "removed"
-                op.out = rng.choice(same) if same and rng.random() < 0.8 else None
-            else:
-                op.status, op.out = "absent", None
-        elif choice == 3 and op.kind == "put_if_absent":
-            if op.status == "inserted":
-                op.status = "present"
-                op.out = rng.choice(same) if same and rng.random() < 0.8 else None
-            else:
-                op.status, op.out = "inserted", None
+                op.status, op.out = plain, None
         elif choice == 4 and op.ret is not None:
             d = rng.randint(-4, 4)
             if rng.random() < 0.5:
