@@ -59,7 +59,8 @@
  * retired. The unit state goes 0 (not started) -> 1 (in progress) -> 2 (done).
  * When every unit is done, desc {cur = new, old = NULL} is published and the old
  * table is retired. An insert that finds the new table itself full while growing
- * finishes the growth first, then grows again.
+ * finishes the growth first, then grows again. The growths started are counted
+ * by kind (doubling, same size) for tests: mf_evacmap_read_stats (evacmap.h).
  *
  * Sizing. create's capacity_hint counts slots: the first table has the fewest
  * groups (a power of two, at least 1) whose slots hold the hint, so it grows
@@ -410,6 +411,7 @@ typedef struct evacmap {
     ev_mem *rhead, *rtail;         /* writer-only: retire list, epoch order */
     ev_mem *qhead, *qtail;         /* writer-only: quarantine (poisoned) */
     size_t qbytes;
+    uint64_t ndouble, nsame;       /* writer-only: growths started, by kind (debug counters) */
     ev_rec recs[EV_MAXREC];
 } evacmap;
 
@@ -1177,6 +1179,10 @@ static int grow_step(evacmap *m)
     ev_table *t = table_new(ng, full_limit(ng));
     if (!t)
         return -1;
+    if (ng == c->ngroups)
+        m->nsame++;
+    else
+        m->ndouble++;
     t->dgrow.old = c;
     pt(m, "grow:publish");
     publish(m, &t->dgrow);
@@ -1944,3 +1950,17 @@ static const mf_target ev_target = {
 };
 
 const mf_target *mf_evacmap(void) { return &ev_target; }
+
+int mf_evacmap_read_stats(const mf_target *target, void *map, mf_evacmap_stats *out)
+{
+    if (target != &ev_target || !map || !out)
+        return -1;
+    evacmap *m = map;
+    /* Acquire: quiescent (see evacmap.h); pairs with publish()'s release. */
+    ev_desc *d = atomic_load_explicit(&m->desc, memory_order_acquire);
+    out->doublings = m->ndouble;
+    out->same_size = m->nsame;
+    out->groups = d->cur->ngroups;
+    out->old_groups = d->old ? d->old->ngroups : 0;
+    return 0;
+}

@@ -1,6 +1,6 @@
-/* Declarations of mapfuzz_target.h and mapfuzz_runner.h in the form cffi's cdef
- * parses (no includes, no expressions). harness/_build.py feeds this file to cffi.
- * Keep it in step with the two headers. */
+/* Declarations of mapfuzz_target.h, mapfuzz_runner.h and evacmap.h in the form
+ * cffi's cdef parses (no includes, no expressions). harness/_build.py feeds this
+ * file to cffi. Keep it in step with the three headers. */
 #define MF_ABI_VERSION 1
 #define MF_MAX_KEY 32
 #define MF_MAX_VALUE 256
@@ -126,6 +126,10 @@ void mf_runner_free(mf_runner *r);
 uint8_t *mf_runner_coverage(mf_runner *r);
 uint32_t mf_runner_features(mf_runner *r);
 uint32_t mf_evacmap_hash(uint64_t seed, const uint8_t *key, size_t klen);
+typedef struct mf_evacmap_stats {
+    uint64_t doublings; uint64_t same_size; uint64_t groups; uint64_t old_groups;
+} mf_evacmap_stats;
+int mf_evacmap_read_stats(const mf_target *target, void *map, mf_evacmap_stats *out);
 const char *mf_site_name(uint32_t site);
 const mf_host *mf_host_null(void);
 double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);

@@ -1,8 +1,9 @@
 """evacmap, the built-in C target, driven directly through cffi (null host, one thread).
 
 The correct map (variant 0) is compared with a Python dict on long random
-sequences that cross many growths (doubling and same-size), with the map's own
-invariant check after every step. Seeded bugs are checked for being listed,
+sequences that cross many growths (doubling and same-size, counted by evacmap's
+debug counters, mf_evacmap_read_stats), with the map's own invariant check after
+every step. Seeded bugs are checked for being listed,
 selectable, and, where a bug is reachable without concurrency, for really
 producing the failure they are meant to produce.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import pytest
 from harness._mapfuzz_c import ffi, lib
@@ -37,6 +39,7 @@ class Map:
 
     def __init__(self, seed: int = 0, cap: int = 0, variant: int = 0, host=None) -> None:  # type: ignore[no-untyped-def]
         self.m = T.create(lib.mf_host_null() if host is None else host, seed, cap, variant)
+        self.seed = seed
         assert self.m != ffi.NULL
         self.buf = ffi.new("uint8_t[]", lib.MF_MAX_VALUE)
         self.n = ffi.new("size_t *")
@@ -114,29 +117,82 @@ def rand_value(rng: random.Random) -> bytes:
     return bytes([rng.choice(b"ifsbt")]) + rng.randbytes(n - 1)
 
 
-def run_model(m: Map, rng: random.Random, steps: int, pool: int, churn: bool) -> int:
-    """Random ops against a dict; returns the number of items ever inserted."""
+class Growths(NamedTuple):
+    doublings: int
+    same_size: int
+
+
+def stats(m: Map) -> Any:
+    """evacmap's debug counters of m (csrc/evacmap.h: mf_evacmap_stats)."""
+    out = ffi.new("mf_evacmap_stats *")
+    assert lib.mf_evacmap_read_stats(T, m.m, out) == 0
+    return out
+
+
+def growths(m: Map) -> Growths:
+    s = stats(m)
+    return Growths(int(s.doublings), int(s.same_size))
+
+
+def key_homed_at(m: Map, start: int, group: int) -> bytes:
+    """The first key b"w<n>", n >= start, whose home in m's current table is group
+    ``group`` (modulo the table's groups)."""
+    groups = int(stats(m).groups)
+    n = start
+    while True:
+        k = b"w%d" % n
+        if (lib.mf_evacmap_hash(m.seed, k, len(k)) >> 7) % groups == group % groups:
+            return k
+        n += 1
+
+
+def run_model(m: Map, rng: random.Random, steps: int, pool: int, churn: bool) -> Growths:
+    """Random ops against a dict, the map's invariant check after every step; returns
+    the growths the map started, by kind.
+
+    Without ``churn``: the first third draws keys from a pool of ``pool`` (the table
+    doubles as it fills); the rest keeps a window of a few fresh keys live,
+    inserting fresh keys and deleting the oldest: eight fresh keys in a row have the
+    same home group, the next eight the next group, and so on, so each group in turn
+    fills and is emptied again. A full group's deleted slots become tombstones (no
+    EMPTY slot left), so tombstones pile up while few keys are live, until the table
+    is rebuilt at the same size. With ``churn``: mostly fresh keys deleted soon
+    after."""
     model: dict[bytes, bytes] = {}
-    inserted = 0
+    fresh = rounds = 0
+    window = 12
     for step in range(steps):
         k = rand_key(rng, pool)
         x = rng.random()
-        if churn:  # mostly fresh keys deleted soon after: tombstones pile up
+        op = "put" if x < 0.35 else "pia" if x < 0.45 else "get"
+        if x >= 0.45 and x < (0.9 if churn else 0.65):
+            op = "del"
+        if churn:  # fresh keys deleted soon after: at most 16 live
             k = bytes([rng.choice(b"isb")]) + str(step // 2 + rng.randrange(3)).encode()
-        if x < 0.35:
+            if len(model) >= 16 and op in ("put", "pia"):
+                k, op = next(iter(model)), "del"
+        elif step >= steps // 3:  # tombstone rounds
+            if len(model) <= window:
+                k = key_homed_at(m, fresh, rounds // 8)
+                op = rng.choice(["put", "put", "pia"])
+                fresh = int(k[1:]) + 1
+                rounds += 1
+            elif x < 0.9:
+                k, op = next(iter(model)), "del"  # the oldest live key
+            else:
+                k = rng.choice(list(model))
+        if op == "put":
             v = rand_value(rng)
             r, old = m.put(k, v)
             assert (r, old) == ((1, model[k]) if k in model else (0, None)), step
-            inserted += r == 0
             model[k] = v
-        elif x < 0.45:
+        elif op == "pia":
             v = rand_value(rng)
             r, cur = m.put_if_absent(k, v)
             assert (r, cur) == ((0, model[k]) if k in model else (1, None)), step
             if r:
                 model[k] = v
-                inserted += 1
-        elif x < (0.9 if churn else 0.65):
+        elif op == "del":
             r, old = m.delete(k)
             assert (r, old) == ((1, model.pop(k)) if k in model else (0, None)), step
         else:
@@ -149,15 +205,16 @@ def run_model(m: Map, rng: random.Random, steps: int, pool: int, churn: bool) ->
             assert dict(items) == model, step
             for key, val in model.items():
                 assert m.get(key) == val
-    return inserted
+    return growths(m)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 0xDEADBEEF, 2**64 - 1, 12345678901234])
 def test_matches_dict_model_across_growths(new_map, seed):
     rng = random.Random(seed)
     m = new_map(seed, 0)  # starts as a single group: many doublings
-    inserted = run_model(m, rng, 3000, pool=400, churn=False)
-    assert inserted > 400
+    grown = run_model(m, rng, 5000, pool=400, churn=False)
+    assert grown.doublings >= 6, grown  # 1 group -> 64 or more
+    assert grown.same_size >= 1, grown  # the tombstone rounds
 
 
 @pytest.mark.parametrize("cap", range(0, 9))
@@ -185,27 +242,36 @@ def test_first_growth_comes_at_the_modelled_threshold(cap):
 def test_tiny_first_tables_match_dict_model(new_map, cap):
     rng = random.Random(cap)
     m = new_map(cap, cap)
-    run_model(m, rng, 1500, pool=60, churn=False)
+    grown = run_model(m, rng, 2500, pool=60, churn=False)
+    assert grown.doublings >= 4, grown
+    assert grown.same_size >= 2, grown
 
 
 @pytest.mark.parametrize("seed", [3, 77])
 def test_delete_churn_small_live_set(new_map, seed):
-    """Mostly fresh keys deleted soon after; groups keep an EMPTY slot, so deletes
-    mostly empty slots instead of leaving tombstones (see the sliding-window test
-    for tombstone-driven same-size growth)."""
+    """Fresh keys deleted soon after, at most 16 live: the table doubles until it
+    holds them (1 -> 8 groups), then groups keep an EMPTY slot, so deletes empty
+    slots instead of leaving tombstones and the table never grows again (see the
+    sliding-window test for tombstone-driven same-size growth)."""
     rng = random.Random(seed)
     m = new_map(seed, 8)
-    run_model(m, rng, 3000, pool=50, churn=True)
+    assert run_model(m, rng, 3000, pool=50, churn=True) == Growths(doublings=3, same_size=0)
+    assert stats(m).groups == 8
 
 
-@pytest.mark.parametrize("window", [20, 24])
-def test_sliding_window_churn_grows_same_size(new_map, window):
+@pytest.mark.parametrize(("cap", "window", "grown"), [
+    (32, 13, Growths(doublings=0, same_size=7)),
+    (64, 26, Growths(doublings=0, same_size=3)),
+    (64, 46, Growths(doublings=1, same_size=1)),
+])
+def test_sliding_window_churn_grows_same_size(new_map, cap, window, grown):
     """Insert key i, delete key i - window: a constant live set and a stream of
-    tombstones. With these calls (hash seed 3, capacity 64) evacmap rebuilds its
-    8-group table in place (same-size growth) 1 and 3 times, as instrumenting
-    csrc/evacmap.c shows; the ABI cannot see table sizes, so this test checks the
-    map against the model and its invariants at every step of that path."""
-    m = new_map(3, 64)
+    tombstones (deletes from full groups). With these calls (hash seed 3) evacmap
+    rebuilds its table in place (same-size growth) as often as ``grown`` says, and
+    doubles only when the window passes half the load limit; the map is checked
+    against the model and its invariants at every step of that path."""
+    m = new_map(3, cap)
+    groups = int(stats(m).groups)
     model: dict[bytes, bytes] = {}
     val = b"s12345678"
     for i in range(3000):
@@ -222,6 +288,8 @@ def test_sliding_window_churn_grows_same_size(new_map, window):
             assert dict(m.items()) == model
             probe = b"i%d" % (i - window // 2)
             assert m.get(probe) == model.get(probe)
+    assert growths(m) == grown
+    assert stats(m).groups == groups << grown.doublings
 
 
 def test_shrinking_back_to_empty_and_refill(new_map):
@@ -392,7 +460,8 @@ def test_concurrency_bugs_are_invisible_to_one_thread(new_map, name):
     idx = variants().index(name) + 1
     rng = random.Random(idx)
     m = new_map(idx, 0, variant=idx)
-    run_model(m, rng, 800, pool=150, churn=False)
+    grown = run_model(m, rng, 1500, pool=150, churn=False)
+    assert grown.doublings >= 4 and grown.same_size >= 1, grown
 
 
 def test_delete_absent_decrements_drifts_count():
