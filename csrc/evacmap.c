@@ -76,7 +76,10 @@
  * a key absent throughout never, others may or may not be; values are current).
  * The iterator snapshots the desc once, holds its epoch for the whole walk, and
  * goes unit by unit: unit u of a table is walked along u's run, keeping only
- * keys whose home is u. Not growing: the units of cur. Growing: the units of
+ * keys whose home is u. Like Go's, it starts at a unit that varies (derived from
+ * the hash seed and the number of iterations the map started before it) and
+ * wraps round from the last unit to unit 0; which keys a unit walk keeps does not
+ * depend on where the iteration started. Not growing: the units of cur. Growing: the units of
  * old; a unit not done is walked in the old table, a done unit in the new table
  * along the runs of the new groups j with j & oldmask == u (keeping keys whose
  * new home is j). A slot found EVAC (evacuated after the snapshot) is looked up
@@ -412,6 +415,8 @@ typedef struct evacmap {
     ev_mem *qhead, *qtail;         /* writer-only: quarantine (poisoned) */
     size_t qbytes;
     uint64_t ndouble, nsame;       /* writer-only: growths started, by kind (debug counters) */
+    _Atomic uint64_t niter;        /* iterations started: seeds each one's start unit */
+    _Atomic uint64_t last_start;   /* the unit the latest iteration started at (debug) */
     ev_rec recs[EV_MAXREC];
 } evacmap;
 
@@ -1585,6 +1590,13 @@ static int iter_run(evacmap *m, ev_table *t, uint64_t start, mf_visit visit, voi
     return 0;
 }
 
+/* The start of iteration number `n` of a map with hash seed `seed`: unit
+ * (r + i) & mask is the i-th unit walked in a table of mask + 1 groups. */
+static inline uint64_t iter_start(uint64_t seed, uint64_t n)
+{
+    return ev_mix(seed ^ ev_mix(n + 0x9e3779b97f4a7c15ull));
+}
+
 /* Go's semantics: a key present throughout is visited exactly once, a key absent
  * throughout never, values are current when visited. The iterator keeps the
  * desc it started with (and holds its epoch, so none of its tables is
@@ -1595,7 +1607,13 @@ static int iter_run(evacmap *m, ev_table *t, uint64_t start, mf_visit visit, voi
  *   Not growing: units of cur, walking cur's runs.
  *   Growing: units of old. A unit not done: walk its old run. A unit done: walk
  *   the new runs of the new groups it maps to (j & oldmask == u), keeping keys
- *   whose new home is j. */
+ *   whose new home is j.
+ * Like Go, it starts at a unit that varies: (r + i) & mask for i = 0, 1, ...,
+ * mask, with r = iter_start(hash seed, number of iterations started before this
+ * one), so no caller can rely on an order and growth races are tried from every
+ * point of the table; which keys a unit walk keeps does not depend on where the
+ * walk started, so the rules above hold across the wrap from the last unit to
+ * unit 0. Deterministic for a given call sequence, interleaving and hash seed. */
 static int ev_iterate(void *map, mf_visit visit, void *ctx)
 {
     evacmap *m = map;
@@ -1603,26 +1621,32 @@ static int ev_iterate(void *map, mf_visit visit, void *ctx)
     ev_rec *rec = epoch_enter(m);
     if (!rec)
         return -1;
+    /* Relaxed: only the count matters (each iteration gets its own number). */
+    uint64_t r = iter_start(m->seed, atomic_fetch_add_explicit(&m->niter, 1, memory_order_relaxed));
     ev_desc d0;
     load_desc(m, &d0);
     int stop = 0;
+    ev_table *units = d0.old ? d0.old : d0.cur;
+    /* Relaxed: a debug value read at quiescence (mf_evacmap_read_stats). */
+    atomic_store_explicit(&m->last_start, r & units->mask, memory_order_relaxed);
     if (!d0.old) {
         ev_table *t = d0.cur;
-        for (uint64_t u = 0; !stop && u < t->ngroups; u++) {
+        for (uint64_t i = 0; !stop && i < t->ngroups; i++) {
             pt(m, "iter:unit");
             if (V(m, V_ITER_NO_SNAPSHOT)) {
                 /* BUG iter-no-snapshot: the current table, same index. */
                 ev_desc dn;
                 load_desc(m, &dn);
                 t = dn.cur;
-                if (u >= t->ngroups)
+                if (i >= t->ngroups)
                     break;
             }
-            stop = iter_run(m, t, u, visit, ctx);
+            stop = iter_run(m, t, (r + i) & t->mask, visit, ctx);
         }
     } else {
         ev_table *o = d0.old, *t = d0.cur;
-        for (uint64_t u = 0; !stop && u < o->ngroups; u++) {
+        for (uint64_t i = 0; !stop && i < o->ngroups; i++) {
+            uint64_t u = (r + i) & o->mask;
             pt(m, "iter:unit");
             if (unit_state(o, u) != ST_DONE)
                 stop = iter_run(m, o, u, visit, ctx);
@@ -1962,5 +1986,8 @@ int mf_evacmap_read_stats(const mf_target *target, void *map, mf_evacmap_stats *
     out->same_size = m->nsame;
     out->groups = d->cur->ngroups;
     out->old_groups = d->old ? d->old->ngroups : 0;
+    /* Relaxed: quiescent, nothing to order. */
+    out->iterations = atomic_load_explicit(&m->niter, memory_order_relaxed);
+    out->last_start = atomic_load_explicit(&m->last_start, memory_order_relaxed);
     return 0;
 }

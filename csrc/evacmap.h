@@ -19,6 +19,9 @@ typedef struct mf_evacmap_stats {
                               (tombstones dominate) */
     uint64_t groups;       /* groups of the current table */
     uint64_t old_groups;   /* groups of the table being evacuated; 0: not growing */
+    uint64_t iterations;   /* iterate calls started */
+    uint64_t last_start;   /* the unit the latest iteration started at (a unit of
+                              the old table if it ran during a growth) */
 } mf_evacmap_stats;
 
 /* Fill *out for `map`, a map that mf_evacmap()'s create made (`target` must be

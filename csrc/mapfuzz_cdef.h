@@ -128,6 +128,7 @@ uint32_t mf_runner_features(mf_runner *r);
 uint32_t mf_evacmap_hash(uint64_t seed, const uint8_t *key, size_t klen);
 typedef struct mf_evacmap_stats {
     uint64_t doublings; uint64_t same_size; uint64_t groups; uint64_t old_groups;
+    uint64_t iterations; uint64_t last_start;
 } mf_evacmap_stats;
 int mf_evacmap_read_stats(const mf_target *target, void *map, mf_evacmap_stats *out);
 const char *mf_site_name(uint32_t site);

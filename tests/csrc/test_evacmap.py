@@ -352,9 +352,14 @@ def test_rejects_bad_lengths(new_map):
 
 
 def test_iterate_quiescent_exactly_once_with_current_values(new_map):
+    """Iterations between calls, every 23rd call and after every call that leaves a
+    growth running (evacuation is incremental: the old table stays attached for a
+    few writes), so that many of them walk a growing table."""
     rng = random.Random(7)
     m = new_map(7, 0)
     model: dict[bytes, bytes] = {}
+    mid_growth = 0
+    starts: set[int] = set()
     for i in range(600):
         k = rand_key(rng, 250)
         if rng.random() < 0.25 and k in model:
@@ -364,12 +369,58 @@ def test_iterate_quiescent_exactly_once_with_current_values(new_map):
             v = rand_value(rng)
             m.put(k, v)
             model[k] = v
-        if i % 23 == 0:  # quiescent, often mid-growth (evacuation is incremental)
+        growing = stats(m).old_groups > 0
+        if i % 23 == 0 or growing:
             items = m.items()
             keys = [k for k, _ in items]
             assert sorted(keys) == sorted(model)
             assert len(keys) == len(set(keys))
             assert dict(items) == model
+            if growing:
+                mid_growth += 1
+                starts.add(int(stats(m).last_start))
+    assert mid_growth >= 30, mid_growth
+    assert len(starts) >= 10, starts  # they start at various units of the old table
+
+
+def unit_order(m: Map, keys: list[bytes]) -> list[int]:
+    """For the keys of an iteration of m (not growing), in the order visited: how
+    many units after the iteration's start unit each key's home unit comes."""
+    st = stats(m)
+    assert st.old_groups == 0
+    g = int(st.groups)
+    return [(((lib.mf_evacmap_hash(m.seed, k, len(k)) >> 7) % g) - int(st.last_start)) % g
+            for k in keys]
+
+
+def test_iteration_start_is_seeded(new_map):
+    """Like Go, an iteration starts at a unit derived from the map's hash seed and
+    the iteration's own number, then walks the units in order, wrapping round to
+    unit 0: same calls and seed, same start; other seeds or later iterations, other
+    starts; every key exactly once whatever the start."""
+    keys = [b"i%d" % i for i in range(40)]
+    first_starts = []
+    for seed in range(16):
+        m = new_map(seed, 64)  # 8 groups, limit 56: no growth
+        for k in keys:
+            assert m.put(k, b"i" * 9) == (0, None)
+        starts = []
+        orders = []
+        for n in range(6):
+            visited = [k for k, _ in m.items()]
+            orders.append(visited)
+            assert sorted(visited) == sorted(keys)
+            order = unit_order(m, visited)
+            assert order == sorted(order), (seed, n, order)  # start, start + 1, ..., wrap
+            assert int(stats(m).iterations) == n + 1
+            starts.append(int(stats(m).last_start))
+        assert len(set(starts)) >= 3, (seed, starts)  # the iteration's number counts
+        first_starts.append(starts[0])
+        again = new_map(seed, 64)  # the same calls on the same seed: the same orders
+        for k in keys:
+            again.put(k, b"i" * 9)
+        assert [[k for k, _ in again.items()] for _ in range(6)] == orders
+    assert len(set(first_starts)) >= 5, first_starts  # the seed counts
 
 
 def test_iterate_stops_when_visit_says_so(new_map):
@@ -653,3 +704,59 @@ def test_reads_across_growths_run_inside_their_window(seed):
         m.close()
     assert set(fired) == sites, fired
     assert moved > 0
+
+
+def iterate_with_writes_inside(variant: int, seed: int) -> tuple[list[str], bool, int]:
+    """One iteration of a map prefilled with keys p0, p1, ..., during which every
+    unit boundary (iter:unit) runs a few inserts of fresh keys: growths start,
+    evacuate and finish under the iterator. Returns the broken iteration rules (a
+    prefilled key not visited exactly once or with another value, a key visited
+    twice, a key that never existed), whether the iteration started mid-growth, and
+    the unit it started at."""
+    rng = random.Random(seed)
+    hook = Hook()
+    m = Map(seed, rng.choice([0, 8, 16, 64]), variant=variant, host=hook.host)
+    try:
+        pre = {b"p%d" % i: b"s" + rng.randbytes(8) for i in range(rng.randrange(5, 120))}
+        for k, v in pre.items():
+            assert m.put(k, v) == (0, None)
+        fresh = iter(range(10**9))
+
+        def writes() -> None:
+            for _ in range(rng.randrange(4)):
+                raw_put(m, b"f%d" % next(fresh), b"i" * 9)
+            hook.arm = {"iter:unit"}  # again at the next unit
+
+        hook.action = writes
+        growing = stats(m).old_groups > 0
+        hook.arm = {"iter:unit"}
+        items = m.items()
+        hook.arm = set()
+        assert not hook.errors, hook.errors
+        start = int(stats(m).last_start)
+        broken = []
+        seen = [k for k, _ in items]
+        if len(seen) != len(set(seen)):
+            broken.append("a key visited twice")
+        got = dict(items)
+        if any(got.get(k) != v for k, v in pre.items()):
+            broken.append("a prefilled key missed or with another value")
+        if any(not (k in pre or k.startswith(b"f")) for k in got):
+            broken.append("a key that never existed")
+        assert m.check() is None
+        return broken, growing, start
+    finally:
+        m.close()
+
+
+def test_iteration_rules_hold_while_growths_run_inside_it():
+    """Seeded starts (various units, from steady and from growing tables) with whole
+    growths running between the units an iteration walks: the correct map keeps
+    every rule; each seeded iteration bug breaks one."""
+    runs = [iterate_with_writes_inside(0, seed) for seed in range(60)]
+    assert [r[0] for r in runs] == [[]] * len(runs)
+    assert sum(r[1] for r in runs) >= 5  # some iterations start mid-growth
+    assert len({r[2] for r in runs}) >= 8  # from many units
+    for name in ("iter-no-snapshot", "iter-skips-evacuated", "iter-no-home-filter"):
+        idx = variants().index(name) + 1
+        assert any(iterate_with_writes_inside(idx, seed)[0] for seed in range(60)), name
