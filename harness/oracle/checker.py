@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.data.history import TORN, History
+from harness.data.history import TORN, Columns, History
 
 from .classify import Namer
 from .events import BOT, INF, NEG, RN, WB, WN, WP, Event, R, W
@@ -20,14 +20,15 @@ _RANK = {"torn-value": 0, "phantom-value": 1}
 
 
 def events_by_key(
-    history: History, only: list[int] | None = None,
+    history: History, only: list[int] | None = None, cols: Columns | None = None,
 ) -> tuple[dict[int, list[Event]], dict[int, Finding], list[int], Namer | None, ValueProblem]:
     """Per-key register events, value findings (torn/phantom) per key, failed ops.
 
-    ``only``: the indices (ascending) of the operations to convert; default all."""
+    ``only``: the indices (ascending) of the operations to convert; default all.
+    ``cols``: the columns the bulk split built from this history's operations (their
+    value arrays replace reading every ``ValueInfo``)."""
     ops = history.ops
     values = history.values
-    cols = history.columns if only is not None else None
     vkey: list[int | None] | None = None
 
     def value_keys() -> list[int | None]:
@@ -185,8 +186,9 @@ def check_with(history: History, *, budget: int = 100_000, vector: bool = False)
         per_key, bad, errors, nm, value_problem = events_by_key(history)
         nkeys = len(per_key)
     else:
-        plain_ops, nkeys, cleared_steps = split
-        per_key, bad, errors, nm, value_problem = events_by_key(history, plain_ops)
+        nkeys, cleared_steps = split.keys, split.steps
+        per_key, bad, errors, nm, value_problem = events_by_key(
+            history, split.plain_ops, split.columns)
     ops = history.ops
     # (a history with iterate, len or failed operations is never split)
     if nm is None and split is None and (

@@ -311,7 +311,7 @@ def _reference_history(plan: Plan, records: Sequence[Any], *, iterate_concurrent
 
 def _assert_same_history(a: History, b: History) -> None:
     for f in ("keys", "key_known", "unique_writes", "quiescent_from", "exact_len",
-              "concurrent_iterate", "columns"):
+              "concurrent_iterate"):
         assert getattr(a, f) == getattr(b, f), f
     assert len(a.values) == len(b.values)
     for x, y in zip(a.values, b.values, strict=True):

@@ -4,8 +4,7 @@ The same history is checked with and without the numpy bulk step; the verdicts m
 equal in every field (status, findings with their witnesses and sentences, unknown
 keys, and the counts in ``stats``). Histories: the brute-force test's small random
 ones (linearizable and mutated), and medium/large multi-key synthetic ones with
-random mutations. Unmutated synthetic histories carry the producer's columns: there
-the bulk path is also run on columns built from ``ops``.
+random mutations.
 """
 
 from __future__ import annotations
@@ -28,23 +27,14 @@ N_LARGE = int(os.environ.get("MAPFUZZ_VECTOR_LARGE_N", "300"))
 
 
 def _same(h: History) -> str:
-    """Bulk path on the producer's columns (if any), bulk path on columns built from
-    ``ops``, plain path: all three verdicts equal."""
+    """Bulk path and plain path: the same verdict in every field."""
     a = check_with(h, vector=True)
     b = check_with(h, vector=False)
     assert a == b, (a, b)
-    if h.columns is not None:
-        cols, h.columns = h.columns, None
-        try:
-            c = check_with(h, vector=True)
-        finally:
-            h.columns = cols
-        assert c == b, (c, b)
     return a.status
 
 
 def _mutate(rng: random.Random, h: History, n: int) -> None:
-    h.columns = None  # the producer's columns describe the unmutated operations
     ops = h.ops
     nvals = len(h.values)
     for _ in range(n):
