@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 import random
 import sys
+from typing import Any
+
+import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -19,7 +22,7 @@ from test_oracle_bruteforce import SEED, build
 
 from harness.data.history import TORN, History
 from harness.data.synth import synthetic_history
-from harness.oracle import check
+from harness.oracle import check, checker, vector
 from harness.oracle.checker import VECTOR_MIN_OPS, check_with
 
 N_SMALL = int(os.environ.get("MAPFUZZ_VECTOR_SMALL_N", "20000"))
@@ -97,8 +100,34 @@ def test_vector_agrees_on_medium_and_large_histories() -> None:
     assert statuses.get("ok", 0) > N_LARGE // 4, statuses
 
 
-def test_big_history_takes_the_bulk_path() -> None:
+def test_big_history_takes_the_bulk_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """check() splits a big history in bulk and clears most of its keys there (what
+    the plain path then sees: only the leftovers); a small one never splits."""
+    splits: list[vector.Split | None] = []
+    leftovers: list[list[int] | None] = []
+    real_split, real_events = vector.split, checker.events_by_key
+
+    def spy_split(h: History, budget: int) -> vector.Split | None:
+        splits.append(real_split(h, budget))
+        return splits[-1]
+
+    def spy_events(h: History, only: list[int] | None = None, cols: Any = None) -> Any:
+        leftovers.append(only)
+        return real_events(h, only, cols)
+
+    monkeypatch.setattr(vector, "split", spy_split)
+    monkeypatch.setattr(checker, "events_by_key", spy_events)
     h = synthetic_history(ops=VECTOR_MIN_OPS * 5, keys=100, threads=16, seed=5, pending=2)
     v = check(h)
     assert v.status == "ok", v
+    assert len(splits) == 1 and splits[0] is not None  # the bulk path ran and split
+    cleared = splits[0]
+    assert cleared.keys == 100 and v.stats["keys"] == 100
+    assert len(cleared.plain_ops) < len(h.ops) // 10  # most keys cleared in bulk
+    assert leftovers == [cleared.plain_ops]  # the plain path saw only the leftovers
     assert v == check_with(h, vector=False)
+    assert len(splits) == 1  # (the plain path alone does not split)
+
+    small = synthetic_history(ops=VECTOR_MIN_OPS // 2, keys=10, threads=4, seed=5)
+    check(small)
+    assert len(splits) == 1 and leftovers[-1] is None
