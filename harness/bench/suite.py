@@ -35,7 +35,8 @@ DETECTION_MODES = (("controlled", "pct"), ("controlled", "random"), ("stress", "
 
 
 def standard_schedule() -> Schedule:
-    path = Path(__file__).resolve().parent.parent / "corpus" / "standard.json"
+    """corpus/standard.json in a source checkout; else the generator's (equal) build."""
+    path = Path(__file__).resolve().parents[2] / "corpus" / "standard.json"
     if path.exists():
         return from_json(json.loads(path.read_text()))
     from harness.search.generate import standard_schedule as build

@@ -471,7 +471,11 @@ def test_many_maps_in_one_thread(new_map):
         if rnd % 7 == 0:
             T.thread_exit(live[rnd % 6].m)
         old = live.pop(0)
-        assert old.len() == rnd + 1 or old.len() > 0
+        # every map alive in round rnd holds keys 0..rnd (created empty, or filled
+        # with the keys of the rounds before it)
+        assert old.len() == rnd + 1
+        assert sorted(k for k, _ in old.items()) == [b"i" + bytes([r]) for r in range(rnd + 1)]
+        assert old.check() is None
         old.close()
         fresh = new_map(100 + rnd, 0)
         for r in range(rnd + 1):

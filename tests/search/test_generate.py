@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from harness.data.plan import compile_schedule
 from harness.data.schedule import (
+    MAX_KEYS,
+    MAX_PREFILL,
     MapConfig,
     Schedule,
     decode_bytes,
@@ -88,11 +90,14 @@ def test_knobs_respected_and_valid(
     assert all(op.key < keys for t in s.threads for op in t)
     if capacity is not None:
         assert s.config.capacity == capacity
-    # the prefill inserts distinct keys, as many as the fraction of the threshold asks
-    # (capped by the 64-key budget)
+    # the prefill inserts distinct keys, exactly as many as the fraction of the
+    # threshold asks, unless the 64-key budget leaves too few filler keys
     pkeys = [op.key for op in s.prefill]
     assert len(pkeys) == len(set(pkeys))
-    assert len(pkeys) <= int(fraction * growth_threshold(s.config.capacity))
+    asked = min(int(fraction * growth_threshold(s.config.capacity)), MAX_PREFILL)
+    contended_in_prefill = sum(k < keys for k in pkeys)
+    assert len(pkeys) == min(asked, contended_in_prefill + MAX_KEYS - keys)
+    assert len(s.keys) == keys + len(pkeys) - contended_in_prefill  # the rest: filler
     # every generated schedule fits the byte form and the JSON form
     assert decode_bytes(encode_bytes(s), s.config) == s
     assert loads(dumps(s)) == s
