@@ -70,7 +70,7 @@
  * any table; the tiny limit only lets a test reach a growth with few inserts
  * (short witnesses). Every later table has the full limit; hint 0 means no hint
  * (one full group). harness/search/generate.py's initial_groups/growth_threshold model
- * exactly this.
+ * exactly this (docs/evacmap.md: growth as the tests see it).
  *
  * Iteration (Go's semantics: a key present throughout is visited exactly once,
  * a key absent throughout never, others may or may not be; values are current).
@@ -175,9 +175,10 @@
  *   I11 no thread is inside an operation (all epoch records inactive).
  *
  * Seeded bugs: `variant` at create (0 = correct). Each is described where it is
- * declared below, with the catalogue pattern it models (map_internals.md §5 #n,
- * mutant table §(b) Mn), the oracle class that should catch it, and a one-line
- * interleaving that exposes it in controlled mode.
+ * declared below, with the real-world pattern it models (#n) and mutation shape
+ * (Mn) from the catalogue in docs/evacmap.md, the oracle class that should catch
+ * it, and a one-line interleaving that exposes it in controlled mode. "Bug #n" in
+ * this file always means pattern #n of that catalogue.
  */
 #include <stdatomic.h>
 #include <stddef.h>

@@ -15,7 +15,7 @@ Keys and values are interned to dense integer ids so the oracle works on ints:
   ids exist: ``TORN`` (bytes that fail the value self-check) and, for reads of
   "absent", ``None`` in ``Operation.out``.
 
-Operation fields, by kind (``status`` strings as in DESIGN.md section 6):
+Operation fields, by kind (``status`` strings as in docs/history.md):
 
 =============  ==============================  =====================================
 kind           status                          out

@@ -1,6 +1,6 @@
 """Reading JSON-lines histories for ``mapfuzz check-history``.
 
-One operation per line (DESIGN.md section 6)::
+One operation per line (docs/history.md)::
 
     {"thread": 0, "call": 12, "return": 15, "op": "put", "key": "k1", "value": "v7",
      "result": {"status": "replaced", "old": "v3"}}
