@@ -130,4 +130,7 @@ const char *mf_site_name(uint32_t site);
 const mf_host *mf_host_null(void);
 double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);
 const mf_target *mf_evacmap(void);
+const mf_target *mf_syncmap(void);
+const mf_target *mf_rwmap(void);
+uint64_t mf_syncmap_promotions(void *map);
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);

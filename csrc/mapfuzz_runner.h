@@ -168,6 +168,8 @@ const mf_host *mf_host_null(void);
 
 /* Targets. */
 const mf_target *mf_evacmap(void);                       /* the built-in evacmap */
+const mf_target *mf_syncmap(void);                       /* the built-in syncmap (sync.Map's design) */
+const mf_target *mf_rwmap(void);                         /* the built-in rwmap (one rwlock, correct) */
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);  /* dlopen + mf_target_v1 */
 
 #endif /* MAPFUZZ_RUNNER_H */

@@ -67,6 +67,10 @@ _NEVER = (1 << 64) - 1
 _OP_ITERATE, _OP_LEN = 4, 5
 
 
+BUILTINS = {"evacmap": "mf_evacmap", "syncmap": "mf_syncmap", "rwmap": "mf_rwmap"}
+"""The maps compiled into mapfuzz: name -> the C function returning its target table."""
+
+
 def _adapter_names() -> frozenset[str]:
     from harness.adapters import ADAPTERS
 
@@ -79,7 +83,7 @@ class TargetError(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """A map the runner can drive: the built-in evacmap or a loaded adapter .so."""
+    """A map the runner can drive: a built-in map or a loaded adapter .so."""
 
     name: str
     path: str | None
@@ -88,11 +92,11 @@ class Target:
     variants: tuple[str, ...]
     _table: Any = field(default=None, repr=False, compare=False)
     spec: str = field(default="", compare=False)
-    """How to load it again anywhere: "evacmap", an adapter name, or the .so's path."""
+    """How to load it again anywhere: a built-in's name, an adapter name, or the .so's path."""
 
     @staticmethod
     def load(spec: str) -> Target:
-        """``"evacmap"``: the built-in map; an adapter name (``cds_lfht``, ``cuckoo``:
+        """A built-in map's name (BUILTINS); an adapter name (``cds_lfht``, ``cuckoo``:
         harness/adapters.py builds it on first use); anything else: a path to a target .so."""
         given = spec
         if spec in _adapter_names():
@@ -104,11 +108,11 @@ class Target:
                 raise TargetError(str(exc)) from exc
             assert resolved is not None  # a known adapter name resolves or raises
             spec = resolved
-        if spec == "evacmap":
-            table = lib.mf_evacmap()
+        if spec in BUILTINS:
+            table = getattr(lib, BUILTINS[spec])()
             if table == ffi.NULL:
                 raise TargetError(
-                    "the built-in evacmap is not part of this build yet (mf_evacmap() "
+                    f"the built-in {spec} is not part of this build yet ({BUILTINS[spec]}() "
                     "returned NULL); pass the path of a target .so instead"
                 )
             path: str | None = None
@@ -116,8 +120,8 @@ class Target:
             path = os.path.abspath(spec) if os.path.exists(spec) else spec
             if not os.path.exists(path):
                 raise TargetError(
-                    f"{spec}: no such file; a target is 'evacmap', an adapter "
-                    f"({', '.join(sorted(_adapter_names()))}) or the path of a shared "
+                    f"{spec}: no such file; a target is a built-in ({', '.join(BUILTINS)}), "
+                    f"an adapter ({', '.join(sorted(_adapter_names()))}) or the path of a shared "
                     "library that exports mf_target_v1 (see csrc/mapfuzz_target.h)"
                 )
             err = ffi.new("char[]", 512)
@@ -145,8 +149,8 @@ class Target:
 
     @staticmethod
     def is_named(name: str) -> bool:
-        """True for the targets mapfuzz finds by name: evacmap and the adapters."""
-        return name == "evacmap" or name in _adapter_names()
+        """True for the targets mapfuzz finds by name: the built-ins and the adapters."""
+        return name in BUILTINS or name in _adapter_names()
 
     def variant_index(self, name: str | None) -> int:
         """The ``variant`` argument of create: 0 for the correct map, i for variants[i-1]."""

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from harness.cli.common import cli, emit_json, err, fail
-from harness.runner import Target, TargetError
+from harness.runner import BUILTINS, Target, TargetError
 
 CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"}
 
@@ -17,14 +17,15 @@ CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--json", "json_mode", is_flag=True)
 def targets(paths: tuple[str, ...], json_mode: bool) -> None:
-    """List targets: the built-in evacmap, the adapters for real maps, and any .so given.
+    """List targets: the built-in maps (evacmap, syncmap, rwmap), the adapters for real
+    maps, and any .so given.
 
     An adapter whose library is not installed is listed with the reason and the
     command that installs it."""
     from harness.adapters import status
 
     rows: list[dict[str, Any]] = []
-    specs: list[str] = ["evacmap"]
+    specs: list[str] = list(BUILTINS)
     for adapter in status():
         if adapter.path is None:
             rows.append(
