@@ -147,8 +147,9 @@ enum {
      * lock-free half of LoadAndDelete without the amended slow path). Go 1.15's
      * LoadAndDelete got the dirty-only branch wrong the other way round (keys were
      * marked, never removed from dirty: golang/go#40999). A key stored since the
-     * last promotion is reported absent and stays. Verdict: stale-read (delete
-     * answers absent while the key holds a value), or resurrected-delete.
+     * last promotion is reported absent and stays. Verdict: lost-write (the
+     * delete's "absent" contradicts a put that completed before it), or
+     * resurrected-delete.
      * Interleaving: put(k) (new key: dirty only), del(k) -> absent, get(k) -> v.
      * Reachable with one thread. */
     SV_DELETE_SKIPS_DIRTY,
