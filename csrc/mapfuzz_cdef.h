@@ -129,6 +129,8 @@ uint32_t mf_evacmap_hash(uint64_t seed, const uint8_t *key, size_t klen);
 const char *mf_site_name(uint32_t site);
 const mf_host *mf_host_null(void);
 double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);
+double mf_bench_workload(const mf_target *t, uint32_t nthreads, uint64_t ops_per_thread,
+                         uint32_t nkeys, int workload, uint64_t seed);
 const mf_target *mf_evacmap(void);
 const mf_target *mf_syncmap(void);
 const mf_target *mf_rwmap(void);

@@ -5,8 +5,9 @@
  * ============================================================ DESIGN
  *
  * Layout. Open addressing with linear probing over a power-of-two array of slots
- * {hash, key length, state, key bytes, value length, value bytes}; values are
- * stored inline (MF_MAX_VALUE bytes per slot). Keys hash with mf_evacmap_hash
+ * {hash, key length, state, key bytes, value length, value pointer}; each value is
+ * a malloc'd copy, replaced (and the old one freed) under the write lock, read
+ * under the read lock. Keys hash with mf_evacmap_hash
  * (seeded, over every key byte including the type tag and the length), so int 42,
  * str "42" and bytes b"42" are three keys. Deletes leave tombstones; a table at
  * 3/4 of its slots (live + tombstones) is rebuilt at twice the live count.
@@ -47,7 +48,7 @@ typedef struct rw_slot {
     uint8_t klen, state;
     uint16_t vlen;
     uint8_t key[MF_MAX_KEY];
-    uint8_t val[MF_MAX_VALUE];
+    uint8_t *val;                  /* malloc'd, vlen bytes (NULL when vlen is 0) */
 } rw_slot;
 
 typedef struct rwmap {
@@ -112,7 +113,8 @@ static int rw_rebuild(rwmap *m)
 
 static void copy_out(const rw_slot *s, uint8_t *out, size_t *outlen)
 {
-    memcpy(out, s->val, s->vlen);
+    if (s->vlen)
+        memcpy(out, s->val, s->vlen);
     *outlen = s->vlen;
 }
 
@@ -142,10 +144,18 @@ static int rw_write(rwmap *m, const uint8_t *key, size_t klen, const uint8_t *va
     int found, ret;
     hl_wrlock(&m->lock, m->host, mode == W_PIA ? "pia:lock" : "put:lock");
     rw_slot *s = rw_probe(m, h, key, klen, &found);
+    uint8_t *copy = NULL;   /* the new value, when it will be stored */
+    if ((!found || mode == W_PUT) && vlen && !(copy = malloc(vlen))) {
+        ret = -1;
+        goto unlock;
+    }
+    if (copy)
+        memcpy(copy, val, vlen);
     if (found) {
         copy_out(s, out, outlen);
         if (mode == W_PUT) {
-            memcpy(s->val, val, vlen);
+            free(s->val);
+            s->val = copy;
             s->vlen = (uint16_t)vlen;
         }
         ret = mode == W_PUT ? 1 : 0;
@@ -153,6 +163,7 @@ static int rw_write(rwmap *m, const uint8_t *key, size_t klen, const uint8_t *va
     }
     if (s->state == RW_EMPTY && (m->used + 1) * 4 > (m->mask + 1) * 3) {
         if (rw_rebuild(m)) {
+            free(copy);
             ret = -1;
             goto unlock;
         }
@@ -163,7 +174,7 @@ static int rw_write(rwmap *m, const uint8_t *key, size_t klen, const uint8_t *va
     s->hash = h;
     s->klen = (uint8_t)klen;
     memcpy(s->key, key, klen);
-    memcpy(s->val, val, vlen);
+    s->val = copy;
     s->vlen = (uint16_t)vlen;
     s->state = RW_LIVE;
     m->count++;
@@ -196,6 +207,8 @@ static int rw_del(void *map, const uint8_t *key, size_t klen, uint8_t *old, size
     rw_slot *s = rw_probe(m, h, key, klen, &found);
     if (found) {
         copy_out(s, old, oldlen);
+        free(s->val);
+        s->val = NULL;
         s->state = RW_TOMB;
         m->count--;
     }
@@ -296,6 +309,9 @@ static void rw_destroy(void *map)
     if (!m)
         return;
     pthread_rwlock_destroy(&m->lock);
+    for (uint64_t i = 0; i <= m->mask; i++)
+        if (m->s[i].state == RW_LIVE)
+            free(m->s[i].val);
     free(m->s);
     free(m);
 }

@@ -267,7 +267,7 @@ static void unlock(syncmap *m) { pthread_mutex_unlock(&m->mu); }
 
 static void *sm_alloc(syncmap *m, size_t size)
 {
-    sm_mem *h = calloc(1, sizeof(sm_mem) + size);
+    sm_mem *h = malloc(sizeof(sm_mem) + size);
     if (!h)
         return NULL;
     /* Relaxed CAS push: the list is only walked by destroy, when the map is
@@ -316,8 +316,10 @@ static sm_table *tab_new(syncmap *m, uint64_t cap)
     while (c < cap)
         c <<= 1;
     sm_table *t = sm_alloc(m, sizeof(sm_table) + c * sizeof(sm_slot));
-    if (t)
-        t->mask = c - 1;
+    if (!t)
+        return NULL;
+    memset(t, 0, sizeof(sm_table) + c * sizeof(sm_slot));   /* every slot SM_EMPTY */
+    t->mask = c - 1;
     return t;
 }
 
@@ -929,6 +931,7 @@ static void *sm_create(const mf_host *host, uint64_t hash_seed, size_t capacity_
         return NULL;
     }
     v->m = t;
+    v->amended = 0;
     /* atomic_init (plain): the map is not shared until create returns. */
     atomic_init(&m->read, v);
     return m;

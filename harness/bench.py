@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from harness.bench_designs import bench_designs, designs_markdown
 from harness.bench_tools import bench_tmin, bench_witness, engine_for, tools_markdown
 from harness.campaign import hunt
 from harness.execute import judge
@@ -276,6 +277,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[bool, Log], Any]], ...] = (
     ("throughput", "throughput", bench_throughput),
     ("oracle", "oracle", bench_oracle),
     ("maps", "maps side by side", bench_maps),
+    ("designs", "designs side by side", bench_designs),
     ("detection", "detection", bench_detection),
     ("tmin", "minimisation (tmin)", bench_tmin),
     ("witness", "stress to controlled", bench_witness),
@@ -349,6 +351,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
                 "(a real map failing under the workload: for libcuckoo 0.3.1 see "
                 "docs/adapters.md).",
             ]
+    lines += designs_markdown(results)
     lines += tools_markdown(results)
     lines += [
         "",
