@@ -22,7 +22,7 @@ def main() -> int:
     results = {"designs": bench_designs(args.quick, lambda s: print(s, file=sys.stderr))}
     m = machine_facts()
     command = f"python bench/designs.py{' --quick' if args.quick else ''}"
-    block = designs_markdown(results, f"{command} on {m['date']}, {m['cpu']}, {m['cores']} cores")
+    block = designs_markdown(results, command, f"on {m['date']}, {m['cpu']}, {m['cores']} cores")
     splice(args.output, MARKER, block)
     print(results["designs"]["claim"])
     print(f"written to {args.output}", file=sys.stderr)

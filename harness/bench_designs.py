@@ -118,7 +118,8 @@ def _claim(table: dict[str, Any]) -> str:
 MARKER = "designs"
 
 
-def designs_markdown(results: dict[str, Any], command: str = "mapfuzz bench") -> list[str]:
+def designs_markdown(results: dict[str, Any], command: str = "mapfuzz bench",
+                     where: str = "") -> list[str]:
     """The section for BENCHMARKS.md as a marked block (see ``splice``); empty when it
     was not measured."""
     d = results.get("designs")
@@ -147,13 +148,15 @@ def designs_markdown(results: dict[str, Any], command: str = "mapfuzz bench") ->
         lines.append(f"\n{name} not measured: {why}")
     if d["failed"]:
         lines.append(f"\nFailed cells (a target error during the run): {', '.join(d['failed'])}.")
-    return marked(MARKER, lines, command)
+    return marked(MARKER, lines, command, where)
 
 
-def marked(marker: str, lines: list[str], command: str) -> list[str]:
+def marked(marker: str, lines: list[str], command: str, where: str = "") -> list[str]:
     """``lines`` between ``<!-- marker -->`` and ``<!-- /marker -->``, noting the
-    command that wrote them, so that ``splice`` can replace the block later."""
-    return ["", f"<!-- {marker} -->", *lines, "", f"Written by `{command}`.", f"<!-- /{marker} -->"]
+    command that wrote them (and where: date, machine), so that ``splice`` can
+    replace the block later."""
+    note = f"Written by `{command}`{' ' + where if where else ''}."
+    return ["", f"<!-- {marker} -->", *lines, "", note, f"<!-- /{marker} -->"]
 
 
 def splice(path: Path, marker: str, block: list[str]) -> None:
