@@ -86,6 +86,6 @@ def fuzz_hypothesis(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     examples = session.posargs[0] if session.posargs else "200"
     session.run(
-        "python", "-m", "pytest", "-q", "tests/test_frontends_properties.py",
+        "python", "-m", "pytest", "-q", "tests/frontends/test_frontends_properties.py",
         env={"MAPFUZZ_HYPOTHESIS_EXAMPLES": examples, "HYPOTHESIS_PROFILE": "mapfuzz-ci"},
     )

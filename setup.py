@@ -1,7 +1,7 @@
 """The cffi extension needs setup.py's cffi_modules; everything else is in pyproject.toml.
 
 The build also compiles the adapters for real third-party maps (csrc/adapters/,
-see harness/adapters.py) whose Debian packages are installed: a regular install
+see harness/run/adapters.py) whose Debian packages are installed: a regular install
 puts them into the package (harness/_adapters/), an editable install into the
 per-user cache that harness.adapters.resolve looks in. A missing package only
 prints which one and the apt-get command; it never fails the install.
@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent
 
 
 def _adapters_module():
-    """harness/adapters.py, loaded by path (the harness package is not built yet)."""
+    """harness/run/adapters.py, loaded by path (the harness package is not built yet)."""
     name = "_mapfuzz_adapters_build"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "harness" / "adapters.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "harness" / "run" / "adapters.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)

@@ -10,7 +10,7 @@ before and after, for both cmin engines.
    run count on the deterministic controlled runner grows the same corpus every time.
 2. Minimise: ``mapfuzz cmin CORPUS -o native --json``, then the same with
    ``--engine libfuzzer`` (skipped with --no-libfuzzer).
-3. Check: the native features (``harness.cmin``: interleaving counters with count
+3. Check: the native features (``harness.tools.cmin``: interleaving counters with count
    buckets, plus verdict classes) of every input, unioned over the grown corpus and over
    each output; they must be equal.
 
@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.cmin import FeatureRunner, collect  # noqa: E402
-from harness.schedule import MapConfig  # noqa: E402
+from harness.data.schedule import MapConfig  # noqa: E402
+from harness.tools.cmin import FeatureRunner, collect  # noqa: E402
 
 SEEDS = ROOT / "fuzz" / "seeds" / "evacmap"
 

@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.bench import machine_facts
-from harness.bench_designs import MARKER, bench_designs, designs_markdown, splice
+from harness.bench.designs import MARKER, bench_designs, designs_markdown, splice
+from harness.bench.suite import machine_facts
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """Oracle performance on synthetic linearizable histories (file parsing excluded).
 
-Histories come from ``harness.synth.synthetic_history``: a simulated atomic map, each
+Histories come from ``harness.data.synth.synthetic_history``: a simulated atomic map, each
 thread running operations back to back, each taking effect at a random point inside
 its interval. Mix: 45% get, 30% put, 15% delete, 10% put_if_absent; in the big case
 two threads leave their last write unreturned (half of them took effect).
@@ -23,10 +23,10 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from harness.history import History
+from harness.data.history import History
+from harness.data.synth import synthetic_history
 from harness.oracle import Verdict, check
 from harness.oracle.checker import check_with
-from harness.synth import synthetic_history
 
 
 def plain(h: History) -> Verdict:

@@ -43,11 +43,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.bench import machine_facts  # noqa: E402
-from harness.bench_designs import marked, splice  # noqa: E402
-from harness.campaign import CampaignConfig, hunt, make_engine  # noqa: E402
-from harness.runner import Target  # noqa: E402
-from harness.worker import Worker  # noqa: E402
+from harness.bench.designs import marked, splice  # noqa: E402
+from harness.bench.suite import machine_facts  # noqa: E402
+from harness.run.target import Target  # noqa: E402
+from harness.run.worker import Worker  # noqa: E402
+from harness.search.campaign import CampaignConfig, hunt, make_engine  # noqa: E402
 
 TARGETS = ("evacmap", "syncmap")
 BUDGET_S = 60.0

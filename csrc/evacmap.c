@@ -68,7 +68,7 @@
  * of 2 grows at the second insert. Growth and evacuation are the same as for
  * any table; the tiny limit only lets a test reach a growth with few inserts
  * (short witnesses). Every later table has the full limit; hint 0 means no hint
- * (one full group). harness/generate.py's initial_groups/growth_threshold model
+ * (one full group). harness/search/generate.py's initial_groups/growth_threshold model
  * exactly this.
  *
  * Iteration (Go's semantics: a key present throughout is visited exactly once,

@@ -1,6 +1,6 @@
 /* mapfuzz runner and host runtime: the C side of one execution.
  *
- * Internal contract between the C core and the Python harness (harness/runner.py
+ * Internal contract between the C core and the Python harness (harness/run/runner.py
  * binds it through cffi; csrc/mapfuzz_cdef.h repeats these declarations in the
  * form cffi parses: keep the two in step).
  *

@@ -63,7 +63,7 @@ typedef struct visit_ctx {
 
 /* One item an iterate visits: its key and value bytes go to the arena back to
  * back (key, value, key, value...: the Python decoder relies on this contiguity,
- * harness/runner.py _items_memo), its mf_item to the items scratch. */
+ * harness/run/runner.py _items_memo), its mf_item to the items scratch. */
 static int visit(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
     visit_ctx *v = ctx;

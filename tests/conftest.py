@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.tmin import LocalRuns
+from harness.tools.candidates import LocalRuns
 
 
 @pytest.fixture(scope="module")

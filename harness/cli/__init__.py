@@ -1,4 +1,5 @@
-"""The `mapfuzz` command line: one module per family of commands, all on one group."""
+"""Stage 8, the `mapfuzz` command line: one module per family of commands, all on one
+group. May import every stage."""
 
 from __future__ import annotations
 

@@ -16,10 +16,10 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 
-from harness.execute import RunSpec
-from harness.inputs import InputError, LoadedInput, load_input
 from harness.oracle import Violation
-from harness.worker import Attempt, Worker, WorkerError
+from harness.run.execute import RunSpec
+from harness.run.inputs import InputError, LoadedInput, load_input
+from harness.run.worker import Attempt, Worker, WorkerError
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

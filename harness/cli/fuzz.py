@@ -13,15 +13,6 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.campaign import (
-    DEFAULT_NOISE,
-    CampaignConfig,
-    CampaignResult,
-    CanaryFailed,
-    Report,
-    make_engine,
-    run_campaign,
-)
 from harness.cli.common import (
     EXIT_FINDING,
     EXIT_INTERNAL,
@@ -32,6 +23,7 @@ from harness.cli.common import (
     err,
     fail,
 )
+from harness.data.schedule import MAX_CAPACITY, MAX_KEYS, MAX_OPS, MAX_THREADS
 from harness.frontends.atheris_driver import (
     INSTALL_HINT,
     AtherisMissing,
@@ -39,8 +31,16 @@ from harness.frontends.atheris_driver import (
     atheris_available,
     run_atheris_campaign,
 )
-from harness.runner import Target, TargetError
-from harness.schedule import MAX_CAPACITY, MAX_KEYS, MAX_OPS, MAX_THREADS
+from harness.run.target import Target, TargetError
+from harness.search.campaign import (
+    DEFAULT_NOISE,
+    CampaignConfig,
+    CampaignResult,
+    CanaryFailed,
+    Report,
+    make_engine,
+    run_campaign,
+)
 
 
 class FuzzProgress:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from harness.cli.common import EXIT_FINDING, EXIT_OK, EXIT_USAGE, cli, emit_json, err
-from harness.history import History
+from harness.data.history import History
 from harness.oracle import Violation
 
 
@@ -25,7 +25,7 @@ from harness.oracle import Violation
 @click.option("--json", "json_mode", is_flag=True)
 def check_history(files: tuple[Path, ...], budget: int, json_mode: bool) -> None:
     """Check recorded histories (JSON lines) for linearizability, per key."""
-    from harness.history_file import HistoryFileError, read_history
+    from harness.data.history_file import HistoryFileError, read_history
     from harness.oracle import check
 
     any_violation = False

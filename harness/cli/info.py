@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from harness.cli.common import cli, emit_json, err, fail
-from harness.runner import BUILTINS, Target, TargetError
+from harness.run.target import BUILTINS, Target, TargetError
 
 CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"}
 
@@ -22,7 +22,7 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
 
     An adapter whose library is not installed is listed with the reason and the
     command that installs it."""
-    from harness.adapters import status
+    from harness.run.adapters import status
 
     rows: list[dict[str, Any]] = []
     specs: list[str] = list(BUILTINS)
@@ -81,7 +81,7 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
 def bench(quick: bool, json_mode: bool, output: Path) -> None:
     """Measure detection of every seeded bug, throughput, oracle speed, tmin and the
     stress-to-controlled witness search; write BENCHMARKS.md."""
-    from harness.bench import run_bench, write_markdown
+    from harness.bench.suite import run_bench, write_markdown
 
     results = run_bench(quick=quick, log=None if json_mode else err.print)
     write_markdown(results, output)

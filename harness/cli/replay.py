@@ -24,12 +24,12 @@ from harness.cli.common import (
     trace_hash_of,
     verdict_of,
 )
-from harness.execute import RunSpec
-from harness.inputs import LoadedInput, load_input
-from harness.reproducer import Reproducer, save, violation_json
-from harness.runner import Target, TargetError
-from harness.schedule import MapConfig, to_json
-from harness.worker import WorkerError
+from harness.data.schedule import MapConfig, to_json
+from harness.run.execute import RunSpec
+from harness.run.inputs import LoadedInput, load_input
+from harness.run.reproducer import Reproducer, save, violation_json
+from harness.run.target import Target, TargetError
+from harness.run.worker import WorkerError
 
 
 @cli.command()
@@ -274,8 +274,8 @@ def _hex(value: int | None) -> str | None:
 def _to_controlled(
     file: Path, r: Reproducer, budget: int, artifacts: Path, json_mode: bool
 ) -> NoReturn:
-    from harness.tmin import WorkerRuns
-    from harness.witness import find_witness
+    from harness.tools.candidates import WorkerRuns
+    from harness.tools.witness import find_witness
 
     if r.spec.mode == "controlled":
         fail(f"{file} is already a controlled reproducer; replay it with: mapfuzz repro {file}")
@@ -322,7 +322,7 @@ def show(file: Path) -> None:
     """Print a schedule, reproducer or raw fuzz input as JSON."""
     loaded = load(file)
     if loaded.reproducer is not None:
-        from harness.reproducer import to_json_obj
+        from harness.run.reproducer import to_json_obj
 
         click.echo(json.dumps(to_json_obj(loaded.reproducer), indent=1))
     else:
@@ -342,7 +342,7 @@ def show(file: Path) -> None:
 )
 def explain(file: Path, context: int) -> None:
     """Show the interleaving around a reproducer's violation, one column per thread."""
-    from harness.explain import render
+    from harness.tools.explain import render
 
     loaded = load(file)
     r = loaded.reproducer

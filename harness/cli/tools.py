@@ -19,7 +19,11 @@ from harness.cli.common import (
     fail,
     load,
 )
-from harness.cmin import (
+from harness.data.schedule import MapConfig
+from harness.run.reproducer import Reproducer, ReproducerError, save, to_json_obj
+from harness.run.worker import WorkerError
+from harness.tools.candidates import LocalRuns, Runs, WorkerRuns
+from harness.tools.cmin import (
     CminError,
     MergeError,
     check_output,
@@ -28,10 +32,7 @@ from harness.cmin import (
     output_name,
     write_output,
 )
-from harness.reproducer import Reproducer, ReproducerError, save, to_json_obj
-from harness.schedule import MapConfig
-from harness.tmin import LocalRuns, Runs, StressPolicy, TminError, WorkerRuns, minimise, sizes
-from harness.worker import WorkerError
+from harness.tools.tmin import StressPolicy, TminError, minimise, sizes
 
 
 def write_reproducer(r: Reproducer, target: str) -> Path:

@@ -1,4 +1,4 @@
-"""Fuzz front ends beside the built-in random engine.
+"""Stage 5, front ends: fuzz engines beside the built-in random engine.
 
 * ``properties``: the check written once (run a schedule in controlled mode with a
   given scheduler seed, judge it, raise ``FindingError`` on a finding), and the
@@ -10,4 +10,6 @@
 * ``atheris_driver``: runs that harness as a subprocess (libFuzzer owns its stderr)
   and turns libFuzzer's status lines into the CLI's progress and JSON.
 * ``hypothesis_engine``: a time-boxed campaign of the hypothesis property.
+
+May import ``data``, ``oracle``, ``run`` and ``search``.
 """

@@ -41,7 +41,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.campaign import (
+from harness.data.schedule import MapConfig
+from harness.frontends.atheris_target import DEFAULT_TIMEOUT, FINDING_TAG
+from harness.frontends.mutator import split_input
+from harness.frontends.seeds import write_seeds
+from harness.oracle import Violation
+from harness.run.execute import RunSpec
+from harness.run.reproducer import Reproducer, save
+from harness.run.target import Target
+from harness.search.campaign import (
     CANARY_EXECS,
     CANARY_SECONDS,
     CANARY_VARIANT,
@@ -50,14 +58,6 @@ from harness.campaign import (
     CanaryFailed,
     Report,
 )
-from harness.execute import RunSpec
-from harness.frontends.atheris_target import DEFAULT_TIMEOUT, FINDING_TAG
-from harness.frontends.mutator import split_input
-from harness.frontends.seeds import write_seeds
-from harness.oracle import Violation
-from harness.reproducer import Reproducer, save
-from harness.runner import Target
-from harness.schedule import MapConfig
 
 SEED_INPUTS = 32
 MAX_LEN = 16384

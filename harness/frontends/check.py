@@ -14,12 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.execute import Outcome, RunSpec, allowed_kinds, execute
+from harness.data.plan import compile_schedule
+from harness.data.schedule import OP_KINDS, Op, Schedule
 from harness.oracle import Violation
-from harness.plan import compile_schedule
-from harness.reproducer import Reproducer, save
-from harness.runner import Runner, Target
-from harness.schedule import OP_KINDS, Op, Schedule
+from harness.run.execute import Outcome, RunSpec, allowed_kinds, execute
+from harness.run.reproducer import Reproducer, save
+from harness.run.runner import Runner
+from harness.run.target import Target
 
 _RUNNERS: dict[str, tuple[Target, Runner]] = {}
 

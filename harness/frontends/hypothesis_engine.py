@@ -18,10 +18,10 @@ from collections.abc import Callable
 from hypothesis import Phase, settings
 from hypothesis import seed as hypothesis_seed
 
-from harness.campaign import CampaignConfig, CampaignResult, Report, run_canary
-from harness.engine import mix64
 from harness.frontends.properties import CI_SETTINGS, FindingError, NoFindingProperty
-from harness.runner import Target
+from harness.run.target import Target
+from harness.search.campaign import CampaignConfig, CampaignResult, Report, run_canary
+from harness.search.engine import mix64
 
 ROUND_EXAMPLES = 100
 

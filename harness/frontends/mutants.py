@@ -22,9 +22,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.campaign import CampaignConfig, CanaryFailed, run_campaign, run_canary
 from harness.frontends.atheris_driver import run_atheris, run_atheris_canary
-from harness.runner import Target
+from harness.run.target import Target
+from harness.search.campaign import CampaignConfig, CanaryFailed, run_campaign, run_canary
 
 DEFAULT_SECONDS = 60.0
 

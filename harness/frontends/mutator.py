@@ -1,7 +1,7 @@
 """The fuzz input of the atheris front end, and its structure-aware mutator.
 
 The input layout (a scheduler seed, then the schedule's byte form) is defined in
-``harness.fuzz_input``; ``split_input`` / ``join_input`` are re-exported here.
+``harness.data.fuzz_input``; ``split_input`` / ``join_input`` are re-exported here.
 
 ``mutate`` decodes an input, applies one to three schedule-level edits (reseed the
 scheduler, replace / insert / delete / copy / swap ops, add or drop a thread,
@@ -18,15 +18,15 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 
-from harness.fuzz_input import SEED_BYTES, SEED_MASK, join_input, split_input
-from harness.schedule import (
+from harness.data.fuzz_input import SEED_BYTES, SEED_MASK, join_input, split_input
+from harness.data.schedule import (
     KEYED_KINDS,
     OP_KINDS,
     MapConfig,
     Op,
     Schedule,
 )
-from harness.values import SIZE_RANGES, VALUE_TYPES, Key, encode_key
+from harness.data.values import SIZE_RANGES, VALUE_TYPES, Key, encode_key
 
 __all__ = ["SEED_BYTES", "SEED_MASK", "join_input", "mutate", "split_input"]
 

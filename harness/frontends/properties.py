@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import target as hypothesis_target
 
-from harness.execute import Outcome, allowed_kinds
+from harness.data.schedule import Schedule
 from harness.frontends.check import (
     FindingError,
     check_or_raise,
@@ -31,8 +31,8 @@ from harness.frontends.check import (
     interleaving_features,
     runner_for,
 )
-from harness.schedule import Schedule
-from harness.strategies import contended_schedules, scheduler_seeds
+from harness.run.execute import Outcome, allowed_kinds
+from harness.search.strategies import contended_schedules, scheduler_seeds
 
 __all__ = [
     "CI_SETTINGS",

@@ -12,9 +12,9 @@ import hashlib
 import sys
 from pathlib import Path
 
-from harness.campaign import CampaignConfig, make_engine
 from harness.frontends.mutator import join_input
-from harness.runner import Target
+from harness.run.target import Target
+from harness.search.campaign import CampaignConfig, make_engine
 
 
 def seed_inputs(n: int, target_spec: str = "evacmap", campaign_seed: int = 0) -> list[bytes]:

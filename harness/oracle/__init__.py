@@ -1,9 +1,9 @@
-"""The oracle: could a recorded map history have happened in some sequential order?
+"""Stage 2, the oracle: could a recorded map history have happened in some sequential order?
 
 ``check(history)`` returns a :class:`Verdict` (``ok`` / ``violation`` / ``unknown``, see
 its docstring) with classified :class:`Violation` findings. Classes are in
 :data:`CLASSES`. Violations are never guesses: when the bounded search cannot decide a
-key, the key is reported as unknown instead.
+key, the key is reported as unknown instead. May import ``data`` only.
 """
 
 from .checker import check

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.history import TORN, History
+from harness.data.history import TORN, History
 
 from .classify import Namer
 from .events import BOT, INF, NEG, RN, WB, WN, WP, Event, R, W
@@ -38,7 +38,7 @@ def events_by_key(
                 vkey = []
             elif cols is not None:
                 # (bulk path leftovers) the value arrays, as lists, without reading ValueInfo
-                from harness.history import NULL
+                from harness.data.history import NULL
 
                 vkey = [None if x == NULL else x for x in cols.value_key.tolist()]
             else:
@@ -50,7 +50,7 @@ def events_by_key(
     # phantom)
     written: dict[int, int | None]
     if cols is not None:
-        from harness.history import NULL
+        from harness.data.history import NULL
 
         written = {v: (None if x == NULL else x) for v, (x, w) in enumerate(
             zip(cols.value_key.tolist(), cols.value_writer.tolist(), strict=True))

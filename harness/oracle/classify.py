@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.history import TORN, History
+from harness.data.history import TORN, History
 
 
 class Namer:

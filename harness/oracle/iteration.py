@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.history import History
+from harness.data.history import History
 
 from .classify import Namer
 from .events import INF, NEG, Event, R

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.history import KIND_CODE, NULL, STATUS_CODE, Columns, History, build_columns
+from harness.data.history import KIND_CODE, NULL, STATUS_CODE, Columns, History, build_columns
 
 I64 = np.int64
 Arr = Any  # numpy arrays (numpy's own annotations are not needed for --strict here)
@@ -43,7 +43,7 @@ Arr = Any  # numpy arrays (numpy's own annotations are not needed for --strict h
 # (kind, status) -> code; 8: key needs the plain path; 9: history needs the plain path
 _GET_F, _GET_A, _PUT_I, _PUT_R, _DEL_R, _DEL_A, _PIA_I, _PIA_P, _ODD, _WHOLE = range(10)
 
-# indexed by the codes of harness.history.Columns (the last row/column: any other string)
+# indexed by the codes of harness.data.history.Columns (the last row/column: any other string)
 _TABLE = np.full((len(KIND_CODE) + 1, len(STATUS_CODE) + 1), _ODD, dtype=np.int8)
 for _k, _st, _c in (("get", "found", _GET_F), ("get", "absent", _GET_A),
                     ("put", "inserted", _PUT_I), ("put", "replaced", _PUT_R),

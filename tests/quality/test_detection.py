@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.campaign import CampaignConfig, make_engine
-from harness.engine import first_finding
-from harness.runner import Runner, Target
+from harness.run.runner import Runner
+from harness.run.target import Target
+from harness.search.campaign import CampaignConfig, make_engine
+from harness.search.engine import first_finding
 
 SEED = 2
 BUDGET = 3_000

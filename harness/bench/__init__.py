@@ -1,0 +1,6 @@
+"""Stage 7, ``mapfuzz bench``: measured figures for BENCHMARKS.md.
+
+``suite`` (detection of every seeded bug, throughput, maps side by side, oracle
+speed, the Markdown), ``tools`` (how far tmin shrinks, how often a stress finding
+gets a controlled witness). May import every stage before it.
+"""

@@ -1,0 +1,9 @@
+"""Stage 4, search: which executions to run, and the campaign that runs them.
+
+``generate`` (random schedules, the standard schedule), ``collide`` (keys whose
+hashes collide), ``engine`` (the random engine: input i is a pure function of
+(seed, i)), ``campaign`` (canary, batches in a worker, findings written),
+``strategies`` (hypothesis strategies, re-exported as the public
+harness.strategies), ``schedule_search`` (the fixed order of controlled schedules tried for one
+schedule). May import ``data``, ``oracle`` and ``run``.
+"""

@@ -1,0 +1,101 @@
+"""`mapfuzz bench` pieces that can be checked without timing anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.bench.suite import bench_maps, machine_facts, standard_schedule, write_markdown
+from harness.bench.tools import bench_tmin, bench_witness
+from harness.run.target import Target
+
+
+def test_single_thread_benchmark_runs_the_workload() -> None:
+    rate = Target.load("evacmap").single_thread_ops_per_s(20_000, 64)
+    assert rate > 0
+
+
+def test_standard_schedule_is_the_committed_one() -> None:
+    s = standard_schedule()
+    assert len(s.threads) == 3 and all(len(ops) == 16 for ops in s.threads)
+
+
+def test_markdown_has_every_section(tmp_path: Path) -> None:
+    results = {
+        "machine": machine_facts(),
+        "quick": True,
+        "detection": [
+            {"variant": "v1", "mode": "controlled", "strategy": "pct", "seeds": 3, "found": 3,
+             "median_s": 0.1, "median_execs": 12},
+        ],
+        "throughput": {"c_only_pct_execs_per_s": 1000},
+        "maps": {
+            "workload": "w",
+            "repeats": 1,
+            "ops_per_s": {"evacmap": {"noise_0.0": 10, "noise_0.05": 5}},
+            "single_thread_ops_per_s": {"evacmap": 99},
+        },
+        "oracle": {"case": {"median_s": 0.5, "verdict": "ok"}},
+        "tmin": {
+            "rows": [
+                {"variant": "v1", "found": True, "class": "lost-write",
+                 "before": {"threads": 3, "ops": 53, "preemptions": 2},
+                 "after": {"threads": 2, "ops": 3, "preemptions": 1},
+                 "capacity": 1, "seconds": 0.5, "exhausted": False, "replays": True},
+                {"variant": "v2", "found": False},
+            ],
+            "median_ops_after": 3, "max_threads_after": 2, "max_seconds": 0.5, "all_replay": True,
+        },
+        "witness": {
+            "rows": [{"variant": "v1", "seed": 1, "class": "lost-write", "witness": True,
+                      "same_key": True, "attempts": 7}],
+            "findings": 1, "witnessed": 1, "median_attempts": 7, "budget": 1000,
+        },
+    }
+    out = tmp_path / "B.md"
+    write_markdown(results, out)
+    text = out.read_text()
+    assert "| v1 | controlled | pct | 3/3 | 0.1 | 12 |" in text
+    assert "| c_only_pct_execs_per_s | 1000 |" in text
+    assert "| evacmap | 10 | 5 | 99 |" in text
+    assert "| case | 0.5 | ok |" in text
+    assert "mapfuzz bench --quick" in text
+    assert "| v1 | lost-write | 3 / 53 / 2 | 2 / 3 / 1 | 1 | 0.5 | yes |" in text
+    assert "| v2 | not found in 60 s |" in text
+    assert "| v1 | 1 | 1 | 1 | 7 |" in text
+    assert "Witnessed: 1 of 1 (100%), 1 of them on the stress finding's own key" in text
+
+
+def test_tmin_benchmark_measures_and_replays_a_real_minimisation() -> None:
+    t = bench_tmin(True, None, ["put-if-absent-no-recheck"])
+    (row,) = t["rows"]
+    assert row["found"] and row["replays"] and not row["exhausted"]
+    assert row["after"]["ops"] < row["before"]["ops"]
+    assert t["median_ops_after"] == row["after"]["ops"]
+
+
+def test_witness_benchmark_counts_the_stress_findings_it_searched() -> None:
+    w = bench_witness(True, None, ["put-if-absent-no-recheck"])
+    assert w["findings"] == len(w["rows"]) >= 1
+    assert w["witnessed"] == sum(r["witness"] for r in w["rows"])
+    assert all(r["variant"] == "put-if-absent-no-recheck" for r in w["rows"])
+
+
+def test_maps_side_by_side_runs_in_a_child_and_reports_every_map() -> None:
+    out = bench_maps(True, None)
+    assert "evacmap" in out["ops_per_s"] and out["ops_per_s"]["evacmap"]["noise_0.0"] > 0
+    assert set(out["single_thread_ops_per_s"]) == set(out["ops_per_s"])
+    assert isinstance(out["crashed_attempts"], list)
+
+
+def test_markdown_says_when_a_map_crashed(tmp_path: Path) -> None:
+    died = "exit status -11 while running cuckoo"
+    base = {"machine": machine_facts(), "quick": True, "detection": [], "throughput": {},
+            "oracle": {}}
+    out = tmp_path / "B.md"
+    write_markdown({**base, "maps": {"crashed_attempts": [died] * 3}}, out)
+    assert f"Not measured: every attempt crashed ({died}" in out.read_text()
+    maps = {"workload": "w", "repeats": 1,
+            "ops_per_s": {"cuckoo": {"noise_0.0": 1, "noise_0.05": 1}},
+            "single_thread_ops_per_s": {"cuckoo": 2}, "crashed_attempts": [died]}
+    write_markdown({**base, "maps": maps}, out)
+    assert f"Attempts that crashed before this measurement: {died}" in out.read_text()
