@@ -44,7 +44,7 @@ double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys,
 /* ------------------------------------------------------------ designs side by side
  *
  * Multi-threaded throughput of a target on one of three workloads (`mapfuzz bench`,
- * harness/bench_designs.py), measured in C with the null host (locks block in the
+ * harness/bench/designs.py), measured in C with the null host (locks block in the
  * kernel, csrc/hostlock.h):
  *   MF_WL_READ_HEAVY   90% get, 10% put of existing keys, over `nkeys` int keys.
  *   MF_WL_WRITE_UNIQUE every operation a put of a key never used before (each
