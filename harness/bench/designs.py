@@ -8,6 +8,11 @@ speed. Every (workload, threads, map) cell is measured ``repeats`` times in
 round-robin order, so that a slow moment of this shared machine spreads over all
 maps instead of landing on one, and the median is reported.
 
+The Go pair through the adapters pays a cgo call and mapfuzz's key and value
+encoding per operation, which can swamp the maps' own cost; so where ``go`` is on
+PATH and this is a source tree, bench/gomaps.go also runs the same workloads in
+Go itself (sync.Map against a map[any]any behind a sync.RWMutex, no cgo).
+
 The seed's claim checked here: "sync.Map is 3-5x slower than a map behind a
 RWMutex on write-heavy work" (unique new keys: every store takes sync.Map's
 mutex, misses the read view and goes to the dirty map).
@@ -15,7 +20,10 @@ mutex, misses the read view and goes to the dirty map).
 
 from __future__ import annotations
 
+import json
+import shutil
 import statistics
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +43,9 @@ THREADS = (1, 2)
 KEYS = 1024
 PAIRS = (("syncmap", "rwmap"), ("gosyncmap", "gomap"))
 """(sync.Map design, rwlock map) pairs the claim is checked on."""
+GO_NATIVE = Path(__file__).resolve().parents[2] / "bench" / "gomaps.go"
+GO_PAIR = ("go sync.Map", "go map+RWMutex")
+"""Column names of bench/gomaps.go's "syncmap" and "rwmutex" figures."""
 
 
 def _load(name: str) -> tuple[Target | None, str]:
@@ -80,14 +91,42 @@ def bench_designs(quick: bool, log: Log) -> dict[str, Any]:
             for n, by in per.items()}
         for w, per in samples.items()
     }
-    return {
+    out = {
         "ops_per_thread": ops,
         "repeats": repeats,
         "ops_per_s": table,
         "absent": absent,
         "failed": sorted(failed),
-        "claim": _claim(table),
+        **native_go(ops["read-heavy"], repeats, log),
     }
+    out["claim"] = claim(out)
+    return out
+
+
+def native_go(ops: int, rounds: int, log: Log) -> dict[str, Any]:
+    """bench/gomaps.go's figures as {"go_native": table} (columns GO_PAIR), or
+    {"go_native_absent": why}."""
+    go = shutil.which("go")
+    if go is None or not GO_NATIVE.exists():
+        why = ("go is not installed (apt-get install golang-go)" if go is None else
+               f"{GO_NATIVE} is not here (run from a source tree)")
+        return {"go_native_absent": why}
+    if log:
+        log("  Go natively (bench/gomaps.go)")
+    try:
+        p = subprocess.run([go, "run", str(GO_NATIVE), "-ops", str(ops), "-rounds", str(rounds)],
+                           capture_output=True, text=True, timeout=1200, check=True)
+        raw = json.loads(p.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        return {"go_native_absent": f"go run bench/gomaps.go failed: {exc}"}
+    names = {"syncmap": GO_PAIR[0], "rwmutex": GO_PAIR[1]}
+    return {"go_native": {w: {names[n]: by for n, by in per.items()} for w, per in raw.items()}}
+
+
+def claim(d: dict[str, Any]) -> str:
+    """The claim sentence over the C/adapter table and, when measured, Go natively."""
+    tables = [d["ops_per_s"]] + ([d["go_native"]] if d.get("go_native") else [])
+    return _claim(*tables)
 
 
 def _ratio(table: dict[str, Any], fast: str, slow: str, threads: int) -> float | None:
@@ -98,10 +137,12 @@ def _ratio(table: dict[str, Any], fast: str, slow: str, threads: int) -> float |
     return round(a / b, 2) if a and b else None
 
 
-def _claim(table: dict[str, Any]) -> str:
+def _claim(table: dict[str, Any], native: dict[str, Any] | None = None) -> str:
     """One sentence: does "sync.Map is 3-5x slower on write-heavy work" hold here?"""
     parts = []
-    for sync, rw in PAIRS:
+    merged = {w: {**table.get(w, {}), **(native or {}).get(w, {})} for w in WORKLOADS}
+    table = merged
+    for sync, rw in (*PAIRS, GO_PAIR):
         ratios = [r for t in THREADS if (r := _ratio(table, rw, sync, t)) is not None]
         if not ratios:
             continue
@@ -129,7 +170,7 @@ def designs_markdown(results: dict[str, Any], command: str = "mapfuzz bench",
     names = list(next(iter(d["ops_per_s"].values())))
     per_thread = ", ".join(f"{w} {n:,}" for w, n in d["ops_per_thread"].items())
     lines = [
-        "## Designs side by side (ops/s, in C, no scheduler)",
+        "## Designs side by side (ops/s, no scheduler: mapfuzz's maps in C, Go's in Go)",
         "",
         "Workloads: " + "; ".join(f"{w}: {desc}" for w, (_, desc) in WORKLOADS.items())
         + f". Operations per thread: {per_thread}"
@@ -144,11 +185,31 @@ def designs_markdown(results: dict[str, Any], command: str = "mapfuzz bench",
             cells = [per[n][str(t)] for n in names]
             lines.append(f"| {w} | {t} | " + " | ".join(
                 f"{c:,}" if c is not None else "failed" for c in cells) + " |")
+    native = d.get("go_native")
+    if native:
+        lines += [
+            "",
+            "Go itself (bench/gomaps.go: the same workloads on sync.Map and on a map[any]any "
+            "behind a sync.RWMutex, int64 keys boxed in interfaces, no cgo; goroutines in "
+            "place of threads, median of the same number of rounds):",
+            "",
+            f"| workload | goroutines | {GO_PAIR[1]} | {GO_PAIR[0]} |",
+            "|---|---|---|---|",
+        ]
+        for w in WORKLOADS:
+            for t in THREADS:
+                lines.append(f"| {w} | {t} | {native[w][GO_PAIR[1]][str(t)]:,} "
+                             f"| {native[w][GO_PAIR[0]][str(t)]:,} |")
+    elif d.get("go_native_absent"):
+        lines += ["", f"Go itself not measured: {d['go_native_absent']}."]
     lines += ["", d["claim"], "",
               "What the C figures leave out: syncmap frees nothing while a map lives (the "
               "work Go's garbage collector does for sync.Map is not counted); with 2 cores "
               "the rwlock's shared reader count is barely contended, which is where sync.Map's "
-              "lock-free reads pay off on larger machines."]
+              "lock-free reads pay off on larger machines. The Go pair through the adapters "
+              "(gomap, gosyncmap) pays a cgo call and mapfuzz's value encoding per "
+              "operation, which swamps the maps' own cost: compare Go's maps in the Go "
+              "table."]
     for name, why in d["absent"].items():
         lines.append(f"\n{name} not measured: {why}")
     if d["failed"]:

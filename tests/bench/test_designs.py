@@ -4,11 +4,20 @@ splicing of its block into BENCHMARKS.md (no figures are asserted: speed belongs
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from harness.bench.designs import MARKER, WORKLOADS, _claim, designs_markdown, splice
+from harness.bench.designs import (
+    GO_PAIR,
+    MARKER,
+    WORKLOADS,
+    _claim,
+    designs_markdown,
+    native_go,
+    splice,
+)
 from harness.run.binding import lib
 from harness.run.target import Target
 
@@ -51,3 +60,14 @@ def test_splice_replaces_only_its_block(tmp_path: Path) -> None:
     assert text.startswith("# Benchmarks\n\nbefore\n")
     assert text.count(f"<!-- {MARKER} -->") == 1 and "C2." in text and "C1." not in text
     assert "Written by `cmd two`." in text
+
+
+def test_native_go_runs_the_same_workloads() -> None:
+    if shutil.which("go") is None:
+        pytest.skip("go is not installed (apt-get install golang-go)")
+    out = native_go(2000, 1, None)
+    assert "go_native" in out, out
+    for w in WORKLOADS:
+        for name in GO_PAIR:
+            assert all(out["go_native"][w][name][str(t)] > 0 for t in (1, 2))
+    assert "go map+RWMutex vs go sync.Map" in _claim(_table(4, 1), out["go_native"])
