@@ -79,8 +79,9 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
     show_default=True,
 )
 def bench(quick: bool, json_mode: bool, output: Path) -> None:
-    """Measure detection of every seeded bug, throughput, oracle speed, tmin and the
-    stress-to-controlled witness search; write BENCHMARKS.md."""
+    """Measure detection of every seeded bug, throughput, oracle speed, the designs side
+    by side (evacmap, syncmap, rwmap, Go's maps), tmin and the stress-to-controlled
+    witness search; write BENCHMARKS.md."""
     from harness.bench.suite import run_bench, write_markdown
 
     results = run_bench(quick=quick, log=None if json_mode else err.print)
