@@ -300,6 +300,18 @@ enum {
      * that found nothing. Class: len-mismatch (and invariant I1).
      * Interleaving: del(k) on an absent key, then len: one less than the keys. */
     V_DELETE_ABSENT_DECREMENTS,
+    /* key-identity-ignores-type. Models a map keyed by the key's printed form
+     * (a hash and equality over fmt.Sprint(k), JavaScript property keys, PHP
+     * array keys that turn "42" into 42): the type tag drops out of key identity,
+     * so int 42, str "42" and bytes b"42" become one key (the failure of a Go
+     * program whose interface{} keys of different dynamic types met as one).
+     * Every keyed operation rewrites the key as "s" + its text (an int's decimal
+     * digits, a bytes key's payload) before hashing, comparing and storing it.
+     * Class: lost-write or phantom-value (a write to one twin overwrites the
+     * other; a read of one returns the other's value).
+     * Interleaving: put(int 42, v1); put(str "42", v2) replaces v1; get(int 42)
+     * returns v2. Reachable with one thread. */
+    V_KEY_IDENTITY_IGNORES_TYPE,
     V_COUNT
 };
 
@@ -320,6 +332,7 @@ static const char *const ev_variant_names[] = {
     "iter-skips-evacuated",
     "iter-no-home-filter",
     "delete-absent-decrements",
+    "key-identity-ignores-type",
     NULL,
 };
 _Static_assert(sizeof ev_variant_names / sizeof ev_variant_names[0] == V_COUNT,
@@ -1203,18 +1216,39 @@ static int bad_key(size_t klen) { return klen < 1 || klen > MF_MAX_KEY; }
 enum { W_PUT, W_PIA };
 
 
+/* BUG key-identity-ignores-type: the key's printed form, "s" + text (an int's
+ * decimal digits, a str or bytes key's payload), in kw; returns its length. */
+static size_t key_text(uint64_t kw[4], size_t klen)
+{
+    uint8_t b[MF_MAX_KEY];
+    memcpy(b, kw, klen);
+    if (b[0] == 'i' && klen == 9) {
+        int64_t v;
+        memcpy(&v, b + 1, 8);
+        char text[24];
+        int n = snprintf(text, sizeof text, "%lld", (long long)v);
+        memcpy(b + 1, text, (size_t)n);
+        klen = 1 + (size_t)n;
+    }
+    b[0] = 's';
+    key_words(b, klen, kw);
+    return klen;
+}
+
 /* The prologue every keyed operation shares: the entry schedule point, joining the
  * epoch (the tables and blobs this operation reaches stay allocated until it leaves),
  * and the key's words and seeded hash. NULL when the thread has no epoch record. */
-static ev_rec *op_begin(evacmap *m, const char *site, const uint8_t *key, size_t klen,
+static ev_rec *op_begin(evacmap *m, const char *site, const uint8_t *key, size_t *klen,
                         uint64_t kw[4], uint32_t *h)
 {
     pt(m, site);
     ev_rec *rec = epoch_enter(m);
     if (!rec)
         return NULL;
-    key_words(key, klen, kw);
-    *h = ev_hash(m->seed, kw, klen);
+    key_words(key, *klen, kw);
+    if (V(m, V_KEY_IDENTITY_IGNORES_TYPE))
+        *klen = key_text(kw, *klen);   /* BUG key-identity-ignores-type */
+    *h = ev_hash(m->seed, kw, *klen);
     return rec;
 }
 
@@ -1226,7 +1260,7 @@ static int ev_write(evacmap *m, const uint8_t *key, size_t klen, const uint8_t *
     const int pia = mode == W_PIA;
     uint64_t kw[4];
     uint32_t h;
-    ev_rec *rec = op_begin(m, pia ? "pia:enter" : "put:enter", key, klen, kw, &h);
+    ev_rec *rec = op_begin(m, pia ? "pia:enter" : "put:enter", key, &klen, kw, &h);
     if (!rec)
         return -1;
     int ret;
@@ -1383,7 +1417,7 @@ static int ev_del(void *map, const uint8_t *key, size_t klen, uint8_t *old, size
         return -1;
     uint64_t kw[4];
     uint32_t h;
-    ev_rec *rec = op_begin(m, "del:enter", key, klen, kw, &h);
+    ev_rec *rec = op_begin(m, "del:enter", key, &klen, kw, &h);
     if (!rec)
         return -1;
     int ret;
@@ -1451,7 +1485,7 @@ static int ev_get(void *map, const uint8_t *key, size_t klen, uint8_t *val, size
         return -1;
     uint64_t kw[4];
     uint32_t h;
-    ev_rec *rec = op_begin(m, "get:enter", key, klen, kw, &h);
+    ev_rec *rec = op_begin(m, "get:enter", key, &klen, kw, &h);
     if (!rec)
         return -1;
     ev_loc L;

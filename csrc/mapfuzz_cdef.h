@@ -134,5 +134,10 @@ int mf_evacmap_read_stats(const mf_target *target, void *map, mf_evacmap_stats *
 const char *mf_site_name(uint32_t site);
 const mf_host *mf_host_null(void);
 double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);
+double mf_bench_workload(const mf_target *t, uint32_t nthreads, uint64_t ops_per_thread,
+                         uint32_t nkeys, int workload, uint64_t seed);
 const mf_target *mf_evacmap(void);
+const mf_target *mf_syncmap(void);
+const mf_target *mf_rwmap(void);
+uint64_t mf_syncmap_promotions(void *map);
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);

@@ -162,12 +162,19 @@ const char *mf_site_name(uint32_t site);
  * nops operations over nkeys int keys, null host; -1 on failure. For benchmarks. */
 double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);
 
+/* Ops/s of a target with nthreads threads on workload 0 (90% get), 1 (puts of new
+ * keys only) or 2 (mixed), null host (csrc/microbench.c); -1 on failure. */
+double mf_bench_workload(const mf_target *t, uint32_t nthreads, uint64_t ops_per_thread,
+                         uint32_t nkeys, int workload, uint64_t seed);
+
 /* A host whose point and blocked do nothing: for calling a target directly
  * (single-threaded tests, the sequential phases). */
 const mf_host *mf_host_null(void);
 
 /* Targets. */
 const mf_target *mf_evacmap(void);                       /* the built-in evacmap */
+const mf_target *mf_syncmap(void);                       /* the built-in syncmap (sync.Map's design) */
+const mf_target *mf_rwmap(void);                         /* the built-in rwmap (one rwlock, correct) */
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);  /* dlopen + mf_target_v1 */
 
 #endif /* MAPFUZZ_RUNNER_H */

@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from harness.bench.designs import bench_designs, designs_markdown
 from harness.bench.tools import bench_tmin, bench_witness, engine_for, tools_markdown
 from harness.data.plan import compile_schedule
 from harness.data.schedule import Schedule, from_json
@@ -278,6 +279,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[bool, Log], Any]], ...] = (
     ("throughput", "throughput", bench_throughput),
     ("oracle", "oracle", bench_oracle),
     ("maps", "maps side by side", bench_maps),
+    ("designs", "designs side by side", bench_designs),
     ("detection", "detection", bench_detection),
     ("tmin", "minimisation (tmin)", bench_tmin),
     ("witness", "stress to controlled", bench_witness),
@@ -351,6 +353,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
                 "(a real map failing under the workload: for libcuckoo 0.3.1 see "
                 "docs/adapters.md).",
             ]
+    lines += designs_markdown(results)
     lines += tools_markdown(results)
     lines += [
         "",

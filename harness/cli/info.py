@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from harness.cli.common import cli, emit_json, err, fail
-from harness.run.target import Target, TargetError
+from harness.run.target import BUILTINS, Target, TargetError
 
 CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"}
 
@@ -17,14 +17,15 @@ CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--json", "json_mode", is_flag=True)
 def targets(paths: tuple[str, ...], json_mode: bool) -> None:
-    """List targets: the built-in evacmap, the adapters for real maps, and any .so given.
+    """List targets: the built-in maps (evacmap, syncmap, rwmap), the adapters for real
+    maps, and any .so given.
 
     An adapter whose library is not installed is listed with the reason and the
     command that installs it."""
     from harness.run.adapters import status
 
     rows: list[dict[str, Any]] = []
-    specs: list[str] = ["evacmap"]
+    specs: list[str] = list(BUILTINS)
     for adapter in status():
         if adapter.path is None:
             rows.append(
@@ -78,8 +79,9 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
     show_default=True,
 )
 def bench(quick: bool, json_mode: bool, output: Path) -> None:
-    """Measure detection of every seeded bug, throughput, oracle speed, tmin and the
-    stress-to-controlled witness search; write BENCHMARKS.md."""
+    """Measure detection of every seeded bug, throughput, oracle speed, the designs side
+    by side (evacmap, syncmap, rwmap, Go's maps), tmin and the stress-to-controlled
+    witness search; write BENCHMARKS.md."""
     from harness.bench.suite import run_bench, write_markdown
 
     results = run_bench(quick=quick, log=None if json_mode else err.print)

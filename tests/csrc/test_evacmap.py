@@ -21,7 +21,7 @@ from harness._mapfuzz_c import ffi, lib
 from harness.search.generate import growth_threshold
 
 T = lib.mf_evacmap()
-SEQUENTIAL_BUGS = {"delete-absent-decrements", "iter-no-home-filter"}
+SEQUENTIAL_BUGS = {"delete-absent-decrements", "iter-no-home-filter", "key-identity-ignores-type"}
 """Seeded bugs reachable by one thread; every other one needs an interleaving."""
 
 
@@ -764,3 +764,18 @@ def test_iteration_rules_hold_while_growths_run_inside_it():
     for name in ("iter-no-snapshot", "iter-skips-evacuated", "iter-no-home-filter"):
         idx = variants().index(name) + 1
         assert any(iterate_with_writes_inside(idx, seed)[0] for seed in range(60)), name
+
+
+def test_key_identity_ignores_type_merges_twins():
+    """int 42, str "42" and bytes b"42" become one key: the second put replaces the
+    first one's value and a get of any twin returns the last write."""
+    idx = variants().index("key-identity-ignores-type") + 1
+    m = Map(5, 0, variant=idx)
+    keys = [b"i" + (42).to_bytes(8, "little", signed=True), b"s42", b"b42"]
+    assert m.put(keys[0], b"i" + bytes([0]) * 8) == (0, None)
+    assert m.put(keys[1], b"i" + bytes([1]) * 8) == (1, b"i" + bytes([0]) * 8)
+    assert m.put(keys[2], b"i" + bytes([2]) * 8) == (1, b"i" + bytes([1]) * 8)
+    assert [m.get(k) for k in keys] == [b"i" + bytes([2]) * 8] * 3
+    assert m.len() == 1 and m.items() == [(b"s42", b"i" + bytes([2]) * 8)]
+    assert m.check() is None  # consistent with itself: only the oracle sees the merge
+    m.close()
