@@ -15,7 +15,10 @@ gosyncmap  csrc/adapters/go/         golang-go        Go's sync.Map
 
 The Go adapters are one Go module (standard library only) built twice with
 ``go build -buildmode=c-shared``, once per build tag (the adapter's name); the
-library carries its own Go runtime, which the worker process loads once.
+library carries its own Go runtime. Run one Go adapter per process (Go does not
+support two runtimes in one process; loading both only to read their tables, as
+``mapfuzz targets`` does, works): a benchmark running the pair loads each by name
+(``Target.load("gomap")``) or by the path ``resolve`` returns, in its own process.
 
 Where the .so comes from, first match wins:
 

@@ -40,7 +40,8 @@ class Target:
 
     @staticmethod
     def load(spec: str) -> Target:
-        """``"evacmap"``: the built-in map; an adapter name (``cds_lfht``, ``cuckoo``:
+        """``"evacmap"``: the built-in map; an adapter name (``cds_lfht``, ``cuckoo``,
+        ``gomap``, ``gosyncmap``:
         harness/run/adapters.py builds it on first use); anything else: a path to a target .so."""
         given = spec
         if spec in _adapter_names():
