@@ -18,13 +18,15 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
 
+from harness.oracle import Violation
 from harness.run import adapters
 from harness.run.target import Target
-from harness.run.worker import Worker
+from harness.run.worker import Worker, WorkerDied
 from harness.search.campaign import CampaignConfig, hunt, make_engine
 from harness.search.engine import RandomEngine
 
@@ -32,7 +34,10 @@ GO_ADAPTERS = ("gomap", "gosyncmap")
 
 EXPECTED: dict[tuple[str, str], tuple[str, set[str]]] = {
     # (target, variant): (mode that finds it, classes it may be found as)
-    ("gomap", "no-lock"): ("stress", {"crash"}),
+    # Go's runtime detects concurrent misuse only sometimes: before it does, the
+    # unlocked map may already have lost a write
+    ("gomap", "no-lock"): ("stress", {"crash", "lost-write", "stale-read", "phantom-value",
+                                      "resurrected-delete", "missing-key", "duplicate-key"}),
     ("gomap", "rlock-for-write"): ("stress", {"crash"}),
     # torn interfaces, and two writers swapping one cell under the read lock (both
     # report the same old value: lost-write)
@@ -159,6 +164,19 @@ def test_variant_found_in_its_mode(
     assert found & classes, f"{name}/{variant} gave {found} after {execs} executions"
 
 
+def _first_crash(worker: Worker, engine: RandomEngine, seconds: float) -> Violation | None:
+    """Fuzz until the worker dies (other findings of the same bug are passed over)."""
+    start = time.monotonic()
+    index = 0
+    while time.monotonic() - start < seconds:
+        try:
+            batch = worker.fuzz_batch(engine, index, 1 << 40, 5.0)
+        except WorkerDied as died:
+            return died.violation()
+        index = batch.findings[0].index + 1 if batch.findings else index + batch.execs
+    return None
+
+
 def test_go_fatal_error_is_a_crash_naming_it_then_a_fresh_worker_runs_clean(
         go_status: dict[str, adapters.AdapterStatus]) -> None:
     """no-lock kills the worker with Go's "concurrent map ..." fatal error: the finding
@@ -166,10 +184,8 @@ def test_go_fatal_error_is_a_crash_naming_it_then_a_fresh_worker_runs_clean(
     process (a new Go runtime) and the correct gomap runs its executions clean."""
     _need(go_status, "gomap")
     with Worker("gomap") as worker:
-        finding, seconds, _ = hunt(worker, _engine("gomap", "no-lock", "stress"),
-                                   DETECT_SECONDS)
-        assert finding is not None, f"no-lock escaped {seconds:.0f} s of stress mode"
-        (v,) = finding.violations
+        v = _first_crash(worker, _engine("gomap", "no-lock", "stress"), DETECT_SECONDS)
+        assert v is not None, "no-lock never crashed the worker"
         assert v.cls == "crash"
         assert "signal 6 (SIGABRT)" in v.explanation
         assert "Go: fatal error: concurrent map" in v.explanation

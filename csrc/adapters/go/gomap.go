@@ -189,11 +189,15 @@ func (g *gomap) each(visit func(k, v any) bool) {
 	}
 }
 
-// check: every key decodes back to a key and the map's length matches a count.
+// check (quiescent): len(m) matches the keys range yields, and in the cell
+// variant every value is a cell.
 func (g *gomap) check() string {
 	n := 0
-	for range g.m {
+	for _, v := range g.m {
 		n++
+		if _, isCell := v.(*cell); isCell != (g.variant == gmCellUnderRLock) {
+			return "a value is boxed in a cell where it should not be, or the reverse"
+		}
 	}
 	if n != len(g.m) {
 		return "len(m) differs from the number of keys range yields"
