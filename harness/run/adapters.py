@@ -278,6 +278,8 @@ def _digest(spec: AdapterSpec, src: Path, include: Path) -> str:
     h.update((include / "mapfuzz_target.h").read_bytes())
     # the command without the paths that differ between checkouts and outputs
     h.update(" ".join(_command(spec, Path("SRC"), Path("INC"), Path("OUT"))).encode())
+    if spec.go_tag is not None:
+        h.update(" ".join(GO_CFLAGS).encode())
     h.update(_tool_version(spec).encode())
     if spec.pkg_config:
         h.update(_run(["pkg-config", "--modversion", *spec.pkg_config]).stdout.encode())
