@@ -129,7 +129,8 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
     "--target",
     default="evacmap",
     show_default=True,
-    help="evacmap, syncmap, rwmap, cds_lfht, cuckoo, or a path to a target .so",
+    help="evacmap, syncmap, rwmap, an adapter (cds_lfht, cuckoo, gomap, gosyncmap), "
+    "or a path to a target .so",
 )
 @click.option("--variant", default=None, help="seeded bug to run (default: the correct map)")
 @click.option(

@@ -26,6 +26,7 @@ from harness.data.values import (
     SIZE_RANGES,
     VALUE_TYPES,
     Key,
+    MyInt,
     encode_key,
     format_key,
 )
@@ -193,7 +194,7 @@ class Schedule:
 #                 "keys":    [ key* ],                 1..64 keys, distinct
 #                 "prefill": [ op* ],                  puts only, at most 1024
 #                 "threads": [ [ op* ]* ] }            1..16 threads, at most 256 ops each
-#   key      := {"int": int} | {"str": str} | {"bytes": hex str}
+#   key      := {"int": int} | {"myint": int} | {"str": str} | {"bytes": hex str}
 #   op       := ["get", k] | ["delete", k] | ["iterate"] | ["len"]
 #             | ["put", k, vtype, size?] | ["put_if_absent", k, vtype, size?]
 #   vtype    := "int" | "float" | "str" | "bytes" | "tuple"
@@ -206,6 +207,8 @@ class Schedule:
 def key_to_json(k: Key) -> dict[str, Any]:
     if isinstance(k, int):
         return {"int": k}
+    if isinstance(k, MyInt):
+        return {"myint": k.value}
     if isinstance(k, str):
         return {"str": k}
     return {"bytes": bytes(k).hex()}
@@ -214,11 +217,14 @@ def key_to_json(k: Key) -> dict[str, Any]:
 def key_from_json(d: Any, where: str) -> Key:
     if not isinstance(d, dict) or len(d) != 1:
         raise ScheduleError(
-            f"{where} = {d!r}: need one of {{'int': n}}, {{'str': s}}, {{'bytes': hex}}"
+            f"{where} = {d!r}: need one of {{'int': n}}, {{'myint': n}}, {{'str': s}}, "
+            "{'bytes': hex}"
         )
     ((t, v),) = d.items()
     if t == "int" and isinstance(v, int) and not isinstance(v, bool):
         return v
+    if t == "myint" and isinstance(v, int) and not isinstance(v, bool):
+        return MyInt(v)
     if t == "str" and isinstance(v, str):
         return v
     if t == "bytes" and isinstance(v, str):
@@ -226,7 +232,9 @@ def key_from_json(d: Any, where: str) -> Key:
             return bytes.fromhex(v)
         except ValueError:
             raise ScheduleError(f"{where}.bytes = {v!r} is not hex") from None
-    raise ScheduleError(f"{where} = {d!r}: need {{'int': n}}, {{'str': s}} or {{'bytes': hex}}")
+    raise ScheduleError(
+        f"{where} = {d!r}: need {{'int': n}}, {{'myint': n}}, {{'str': s}} or {{'bytes': hex}}"
+    )
 
 
 def op_to_json(op: Op) -> list[Any]:
@@ -370,8 +378,8 @@ def loads(text: str) -> Schedule:
 #        capacity % 4097, P' = P % 1025 prefill puts
 #   var      := u8 b  [u8 c if b >= 0x80]     value (b & 0x7f) | c << 7  (0..32767)
 #   key      := u8 H  payload
-#        type = (H >> 6): 0 int, 1 str, 2 bytes, 3 int;  n = H & 63
-#        int:   min(n, 8) bytes, little-endian two's complement, sign-extended
+#        type = (H >> 6): 0 int, 1 str, 2 bytes, 3 myint;  n = H & 63
+#        int, myint: min(n, 8) bytes, little-endian two's complement, sign-extended
 #        str:   n % 32 bytes, UTF-8 (invalid sequences dropped)
 #        bytes: n % 32 bytes
 #        a key equal to an earlier one becomes the int 2^62 + i (+1 until unused);
@@ -457,7 +465,8 @@ def _read_key(r: _Reader) -> Key:
         return r.take(n % 32).decode("utf-8", "ignore")
     if t == 2:
         return r.take(n % 32)
-    return int.from_bytes(r.take(min(n, 8)), "little", signed=True)
+    v = int.from_bytes(r.take(min(n, 8)), "little", signed=True)
+    return MyInt(v) if t == 3 else v
 
 
 def decode_bytes(data: bytes, config: MapConfig | None = None) -> Schedule:
@@ -502,10 +511,11 @@ def decode_bytes(data: bytes, config: MapConfig | None = None) -> Schedule:
 
 
 def _write_key(out: bytearray, k: Key) -> None:
-    if isinstance(k, int):
-        n = 0 if k == 0 else min(8, (k.bit_length() + 8) // 8)  # room for the sign bit
-        out.append(n)
-        out += k.to_bytes(n, "little", signed=True)
+    if isinstance(k, int | MyInt):
+        v = k if isinstance(k, int) else k.value
+        n = 0 if v == 0 else min(8, (v.bit_length() + 8) // 8)  # room for the sign bit
+        out.append(n if isinstance(k, int) else 0xC0 | n)
+        out += v.to_bytes(n, "little", signed=True)
     elif isinstance(k, str):
         raw = k.encode("utf-8")
         out.append(0x40 | len(raw))

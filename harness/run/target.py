@@ -43,7 +43,8 @@ class Target:
 
     @staticmethod
     def load(spec: str) -> Target:
-        """A built-in map's name (BUILTINS); an adapter name (``cds_lfht``, ``cuckoo``:
+        """A built-in map's name (BUILTINS); an adapter name (``cds_lfht``, ``cuckoo``,
+        ``gomap``, ``gosyncmap``:
         harness/run/adapters.py builds it on first use); anything else: a path to a target .so."""
         given = spec
         if spec in _adapter_names():

@@ -11,13 +11,22 @@ counts.
 Call order: ``Worker(target_spec)`` -> ``fuzz_batch(...)`` / ``run(...)`` any number
 of times -> ``close()``. After a ``WorkerDied`` the same Worker restarts itself on
 the next call.
+
+The worker's stderr goes to a file the parent owns: the parent copies what appears
+there to its own stderr after every reply (nothing is hidden), and when the worker
+dies it reads why (Go's ``fatal error: concurrent map writes`` and the goroutine's
+frame, a glibc abort message, ...: harness.run.crash_report) into the crash
+finding's explanation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import signal
+import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -28,6 +37,7 @@ from typing import Any, Protocol
 from harness.data.plan import Plan, compile_schedule
 from harness.data.schedule import Schedule, from_json, to_json
 from harness.oracle import Violation
+from harness.run.crash_report import summarize
 from harness.run.execute import ExecutionSetupError, Outcome, RunSpec, execute
 from harness.run.runner import Runner
 from harness.run.target import Target
@@ -104,9 +114,12 @@ class BatchResult:
     features: int = 0
 
 
-def _child(conn: Connection, progress: Any, target_spec: str) -> None:
+def _child(conn: Connection, progress: Any, target_spec: str, stderr_path: str) -> None:
     """Worker main loop: every request gets one reply, ("ok", payload) or ("error", text)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    fd = os.open(stderr_path, os.O_WRONLY | os.O_APPEND)
+    os.dup2(fd, 2)  # the target's own messages too (Go's runtime writes to fd 2)
+    os.close(fd)
     try:
         target = Target.load(target_spec)
         runner = Runner(target)
@@ -202,18 +215,24 @@ class Worker:
         self._proc: Any = None
         self._conn: Connection | None = None
         self._progress: Any = None
+        self._stderr: Any = None
         self.restarts = 0
 
     def _start(self) -> None:
         parent, child = _CTX.Pipe()
         self._progress = _CTX.Array("q", 2, lock=False)
+        fd, path = tempfile.mkstemp(prefix="mapfuzz-worker-", suffix=".stderr")
+        self._stderr = os.fdopen(fd, "rb")
         self._proc = _CTX.Process(
-            target=_child, args=(child, self._progress, self.target_spec), daemon=True
+            target=_child, args=(child, self._progress, self.target_spec, path), daemon=True
         )
-        self._proc.start()
-        child.close()
-        self._conn = parent
-        status, payload = self._wait(120.0, "starting the worker")
+        try:
+            self._proc.start()
+            child.close()
+            self._conn = parent
+            status, payload = self._wait(120.0, "starting the worker")
+        finally:
+            os.unlink(path)  # the child has it open from here on (or never will)
         if status != "ok":
             self.close()
             raise WorkerError(payload)
@@ -225,6 +244,7 @@ class Worker:
             if self._conn.poll(min(0.05, max(0.0, end - time.monotonic()))):
                 try:
                     reply: tuple[str, Any] = self._conn.recv()
+                    self._relay_stderr()
                     return reply
                 except EOFError:
                     pass
@@ -232,13 +252,14 @@ class Worker:
                 self._proc.join(1.0)
                 code = self._proc.exitcode
                 index = int(self._progress[0])
+                said = summarize(self._relay_stderr())
                 self._discard()
                 detail = (
                     f"worker killed by signal {-code} ({_signame(-code)}) while {what}"
                     if code is not None and code < 0
                     else f"worker exited with code {code} while {what}"
                 )
-                raise WorkerDied("crash", index, detail)
+                raise WorkerDied("crash", index, detail + (f"; {said}" if said else ""))
             if time.monotonic() >= end:
                 index = int(self._progress[0])
                 self._proc.kill()
@@ -246,9 +267,30 @@ class Worker:
                 self._discard()
                 raise WorkerDied("hang", index, f"no answer within {timeout:.0f} s while {what}")
 
+    def _relay_stderr(self) -> str:
+        """Copy what the worker wrote to stderr since the last call to our stderr, and
+        return it."""
+        if self._stderr is None:
+            return ""
+        data: bytes = self._stderr.read()
+        if not data:
+            return ""
+        text = data.decode(errors="replace")
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        return text
+
+    def _close_stderr(self) -> None:
+        if self._stderr is not None:
+            self._relay_stderr()
+            self._stderr.close()
+        self._stderr = None
+
     def _discard(self) -> None:
         if self._conn is not None:
             self._conn.close()
+        self._close_stderr()
         self._conn = None
         self._proc = None
         self.restarts += 1
@@ -303,6 +345,7 @@ class Worker:
                 self._proc.join(2.0)
         if self._conn is not None:
             self._conn.close()
+        self._close_stderr()
         self._conn = None
         self._proc = None
 

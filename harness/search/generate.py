@@ -6,7 +6,7 @@ deterministic for a given ``random.Random`` state. The shape it aims for:
 * a small pool of contended keys (indices ``0 .. cfg.keys - 1``) of mixed types, that
   all threads' ops draw from, so threads collide on keys; optionally keys whose
   hashes collide (``colliding_keys``; near-identical bytes, or a ``collide`` hook that
-  knows the target's hash) and "type twins" (int 42, str "42", bytes b"42");
+  knows the target's hash) and "type twins" (int 42, MyInt(42), str "42", bytes b"42");
 * a prefill that leaves the map just under its growth threshold, with filler keys
   (indices after the contended ones), so the parallel phase's inserts start a growth
   and the threads race with evacuation.
@@ -30,7 +30,15 @@ from harness.data.schedule import (
     Op,
     Schedule,
 )
-from harness.data.values import KEY_PAYLOAD, KEY_TYPES, SIZE_RANGES, VALUE_TYPES, Key, encode_key
+from harness.data.values import (
+    KEY_PAYLOAD,
+    KEY_TYPES,
+    SIZE_RANGES,
+    VALUE_TYPES,
+    Key,
+    MyInt,
+    encode_key,
+)
 
 CollideHook = Callable[[random.Random, MapConfig, int], Sequence[Key]]
 """``collide(rng, config, n)``: n distinct keys whose hashes collide (share a home
@@ -66,7 +74,7 @@ def _default_values() -> dict[str, float]:
 
 
 def _default_keys() -> dict[str, float]:
-    return {"int": 1, "str": 1, "bytes": 1}
+    return {"int": 1, "str": 1, "bytes": 1, "myint": 0.5}
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ class GenConfig:
     keys: int = 8
     """Contended keys: the pool the threads' ops draw from."""
     key_types: Mapping[str, float] = field(default_factory=_default_keys)
-    """Weights of int / str / bytes keys."""
+    """Weights of int / str / bytes / myint (a named integer type) keys."""
     type_twins: float = 0.25
     """Chance that a new key reuses an earlier key's payload under another type."""
     colliding_keys: float = 0.0
@@ -147,6 +155,10 @@ _WORD = string.ascii_lowercase + string.digits + "_-"
 
 
 def _random_key(rng: random.Random, ktype: str) -> Key:
+    if ktype == "myint":
+        k = _random_key(rng, "int")
+        assert isinstance(k, int)
+        return MyInt(k)
     if ktype == "int":
         r = rng.random()
         if r < 0.5:
@@ -162,19 +174,23 @@ def _random_key(rng: random.Random, ktype: str) -> Key:
 
 
 def _twin(rng: random.Random, k: Key, ktype: str) -> Key:
-    """Key ``k``'s payload under type ``ktype`` (int 42 -> "42" / b"42" and back)."""
+    """Key ``k``'s payload under type ``ktype`` (int 42 -> MyInt(42) / "42" / b"42"
+    and back)."""
     if isinstance(k, int):
         text = str(k)
+    elif isinstance(k, MyInt):
+        text = str(k.value)
     elif isinstance(k, str):
         text = k
     else:
         text = k.decode("latin-1")
-    if ktype == "int":
+    if ktype in ("int", "myint"):
         try:
             v = int(text)
         except ValueError:
             v = int.from_bytes(text.encode("utf-8")[:7], "little")
-        return max(-(1 << 63), min((1 << 63) - 1, v))
+        v = max(-(1 << 63), min((1 << 63) - 1, v))
+        return MyInt(v) if ktype == "myint" else v
     if ktype == "str":
         return text.encode("utf-8")[:KEY_PAYLOAD].decode("utf-8", "ignore")
     return text.encode("utf-8")[:KEY_PAYLOAD]
@@ -183,9 +199,9 @@ def _twin(rng: random.Random, k: Key, ktype: str) -> Key:
 def _near_identical(rng: random.Random, n: int) -> list[Key]:
     """n keys of one type whose bytes differ in one position only."""
     ktype = rng.choice(KEY_TYPES)
-    if ktype == "int":
+    if ktype in ("int", "myint"):
         base = rng.getrandbits(56) << 8
-        return [base | i for i in range(n)]
+        return [MyInt(base | i) if ktype == "myint" else base | i for i in range(n)]
     length = rng.randint(4, 20)
     pos = rng.randrange(length)
     fill = bytearray(rng.choice(_WORD).encode() * length)

@@ -57,7 +57,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from harness.data.schedule import WRITE_KINDS, Op, Schedule
-from harness.data.values import SIZE_RANGES, Key, format_key
+from harness.data.values import SIZE_RANGES, Key, MyInt, format_key
 from harness.run.execute import RunSpec
 from harness.run.reproducer import Reproducer
 from harness.run.worker import Attempt
@@ -96,6 +96,8 @@ def total_ops(s: Schedule) -> int:
 def _key_cost(k: Key) -> int:
     if isinstance(k, int):
         return abs(k).bit_length()
+    if isinstance(k, MyInt):
+        return 50 + abs(k.value).bit_length()
     if isinstance(k, str):
         return 100 + len(k.encode())
     return 200 + len(k)
