@@ -319,7 +319,33 @@ void mf_abort_run(mf_runner *r, mf_slot *me, int status, const char *msg)
     if (r->mode == MF_MODE_CONTROLLED && me)
         release_parked(r, me);
     if (me)
+        mf_unwind(me);
+}
+
+/* Forced-unwind stop function: called for each frame before its cleanups run;
+ * stops at the frame that set jb (its CFA lies at or above the mark, the stack
+ * grows down) or at the end of the stack, and jumps there. */
+static _Unwind_Reason_Code unwind_stop(int version, _Unwind_Action actions,
+                                       _Unwind_Exception_Class cls,
+                                       struct _Unwind_Exception *exc,
+                                       struct _Unwind_Context *ctx, void *arg)
+{
+    (void)version;
+    (void)cls;
+    (void)exc;
+    mf_slot *me = arg;
+    if ((actions & _UA_END_OF_STACK) || _Unwind_GetCFA(ctx) >= me->unwind_mark)
         longjmp(me->jb, 1);
+    return _URC_NO_REASON;
+}
+
+void mf_unwind(mf_slot *me)
+{
+    me->active = 0;   /* host calls from cleanups (stress) are no-ops from here on */
+    memset(&me->unwind_exc, 0, sizeof me->unwind_exc);
+    me->unwind_exc.exception_class = 0x4d46555a00000000ull;   /* "MFUZ" */
+    _Unwind_ForcedUnwind(&me->unwind_exc, unwind_stop, me);
+    longjmp(me->jb, 1);   /* no unwind information on the way: skip the cleanups */
 }
 
 /* ------------------------------------------------------------------ controlled */
@@ -346,6 +372,12 @@ static void pct_setup(mf_runner *r)
         for (uint32_t i = 0; i < n; i++)
             ops += r->plan->thread_nops[i];
         k = ops * 3 < 16 ? 16 : ops * 3;
+        /* An instrumented target (`mapfuzz cc`) passes tens of points per operation
+         * (every access, lock call and copy chunk), a number the host cannot know
+         * in advance: each run draws the scale of k from 3 to 96 steps per op, so
+         * some runs put their change points anywhere in a long run, others early. */
+        if (r->inst)
+            k <<= mf_rand_below(&s->rng, 6);
     }
     uint32_t d = c->pct_depth ? c->pct_depth : 1;
     if (d > 65)
@@ -457,7 +489,9 @@ void mf_sched_begin(mf_runner *r)
     s->strategy = c->strategy;
     s->n = r->plan->nthreads;
     s->steps = 0;
-    s->bound = c->step_bound ? c->step_bound : MF_DEFAULT_STEP_BOUND;
+    /* Instrumented targets take ~10-100x the steps per op of hand-placed points. */
+    s->bound = c->step_bound ? c->step_bound
+             : r->inst ? 10ull * MF_DEFAULT_STEP_BOUND : MF_DEFAULT_STEP_BOUND;
     s->rng = mix64(c->seed ^ 0x6d617066757a7aull);   /* "mapfuzz" */
     s->replay = c->replay;
     s->replay_len = c->replay ? c->replay_len : 0;
@@ -733,7 +767,7 @@ static void stress_event(mf_slot *me, int kind)
     me->steps++;
     /* Relaxed: the watchdog's flag only needs to be seen eventually. */
     if (atomic_load_explicit(&r->abort, memory_order_relaxed))
-        longjmp(me->jb, 1);
+        mf_unwind(me);
     if (kind == EV_BLOCKED) {
         for (int i = 0; i < 16; i++)
             cpu_relax();
@@ -775,17 +809,17 @@ static inline uint32_t site_lookup(mf_runner *r, const char *site)
 {
     if (!site)
         site = "(null)";
-    uint32_t h = (uint32_t)(((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56);
+    uint32_t h = (uint32_t)(((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 52) & (MF_SITE_CACHE - 1);
     for (;;) {
         const char *p = r->site_cache[h].p;
         if (p == site)
             return r->site_cache[h].id;
         if (!p)
             break;
-        h = (h + 1) & 255;
+        h = (h + 1) & (MF_SITE_CACHE - 1);
     }
     uint32_t id = mf_site_id(site);
-    if (r->nsite_cache < 192) {
+    if (r->nsite_cache < MF_SITE_CACHE * 3 / 4) {
         r->site_cache[h].p = site;
         r->site_cache[h].id = id;
         r->nsite_cache++;

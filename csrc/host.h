@@ -21,10 +21,15 @@
  *       non-running thread can be woken and unwound with longjmp, and the running
  *       thread unwinds itself: nothing is left inside the target.
  *
- * Hang handling (both modes): on abort every pool thread leaves the target through
- * longjmp from its next host call back to the pool loop (no target frame needs
- * cleanup: targets are C; a lock the target held stays held, which is why the map
- * is then leaked rather than destroyed and the post phase is skipped). A thread
+ * Hang handling (both modes): on abort every pool thread leaves the target from
+ * its next host call back to the pool loop by a forced unwind (mf_unwind: the
+ * unwinder runs the cleanups of C++ frames, so a target's RAII lock guards
+ * release their locks, as pthread_cancel would; C frames have none), ending in a
+ * longjmp to the pool loop (a plain longjmp when some frame has no unwind
+ * information). A lock a C target held stays held, which is why the map is then
+ * leaked rather than destroyed and the post phase is skipped; a lock guarded by
+ * C++ RAII is released, so state shared across maps (a global mutex) does not
+ * deadlock the next execution. Host calls made while unwinding are no-ops. A thread
  * that never calls the host again (an uninstrumented infinite loop, a kernel
  * wait) cannot be recovered: after a grace period the runner is marked broken and
  * leaked; mf_result.broken tells the caller to create a new runner.
@@ -42,11 +47,16 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "mapfuzz_runner.h"
+#include "instrument/mf_instrument.h"
+#include <unwind.h>
 
 #define MF_EVENT_CAP   (1u << 16)
 #define MF_DEFAULT_STEP_BOUND 100000u
 #define MF_DEFAULT_TIMEOUT_MS 10000u
 #define MF_GRACE_MS    2000u
+/* Runner site cache slots (a power of two): instrumented targets have hundreds of
+ * sites (one per instrumented access). */
+#define MF_SITE_CACHE  4096u
 
 enum { EV_POINT = 0, EV_BLOCKED = 1, EV_CALL = 2, EV_RETURN = 3, EV_EXIT = 4 };
 enum { TS_IDLE = 0, TS_RUNNABLE = 1, TS_DONE = 2 };
@@ -71,6 +81,8 @@ typedef struct mf_slot {
      * whoever hands control to this thread (post_word), consumed by the thread. */
     _Atomic uint32_t go;
     jmp_buf jb;                   /* set by the pool loop around the op list */
+    uintptr_t unwind_mark;        /* frame address of the function that set jb (mf_unwind) */
+    struct _Unwind_Exception unwind_exc;   /* the forced unwind's exception object */
     uint64_t ran_gen;             /* the run generation this slot last ran */
     int active;                   /* inside the parallel phase: host calls act */
     int pinned;                   /* CPU this thread is pinned to, -1: the runner's full mask */
@@ -115,6 +127,9 @@ typedef struct mf_sched {         /* controlled scheduler state, owned per C2 */
 
 struct mf_runner {
     const mf_target *target;
+    /* The target's instrumentation runtime (a `mapfuzz cc` build), else NULL: pool
+     * threads attach to it for the parallel phase (csrc/instrument/mf_instrument.h). */
+    const mf_instrument *inst;
     uint32_t max_threads;
     mf_slot *slots;
     mf_host host;
@@ -130,7 +145,7 @@ struct mf_runner {
      * itself (a stale value never names it). */
     _Atomic(mf_slot *) running;
     /* Site id cache keyed by the string's address (controlled mode; owned per C2). */
-    struct { const char *p; uint32_t id; } site_cache[256];
+    struct { const char *p; uint32_t id; } site_cache[MF_SITE_CACHE];
     uint32_t nsite_cache;
 
     /* per run */
@@ -206,5 +221,10 @@ void mf_sched_finish(mf_slot *me);               /* controlled: me is done; hand
 void mf_abort_run(mf_runner *r, mf_slot *me, int status, const char *msg);  /* noreturn for pool threads */
 void mf_stress_begin(mf_runner *r);
 void mf_thread_done(mf_runner *r);               /* remaining--, wake main at 0 */
+/* Leave the target from a host call: forced unwind (C++ cleanups run) to the pool
+ * loop's setjmp, or a plain longjmp when unwinding is impossible. Never returns. */
+void mf_unwind(mf_slot *me) __attribute__((noreturn));
+/* The instrumentation runtime of a loaded target, or NULL (loader.c). */
+const mf_instrument *mf_target_instrument(const mf_target *t);
 
 #endif /* MAPFUZZ_HOST_H */

@@ -131,3 +131,6 @@ const mf_host *mf_host_null(void);
 double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);
 const mf_target *mf_evacmap(void);
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);
+int mf_target_set_sites(const mf_target *t, uint32_t n, const uint64_t *offs,
+                        const char *const *names);
+int64_t mf_target_density(const mf_target *t, int64_t density);
