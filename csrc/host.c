@@ -319,33 +319,7 @@ void mf_abort_run(mf_runner *r, mf_slot *me, int status, const char *msg)
     if (r->mode == MF_MODE_CONTROLLED && me)
         release_parked(r, me);
     if (me)
-        mf_unwind(me);
-}
-
-/* Forced-unwind stop function: called for each frame before its cleanups run;
- * stops at the frame that set jb (its CFA lies at or above the mark, the stack
- * grows down) or at the end of the stack, and jumps there. */
-static _Unwind_Reason_Code unwind_stop(int version, _Unwind_Action actions,
-                                       _Unwind_Exception_Class cls,
-                                       struct _Unwind_Exception *exc,
-                                       struct _Unwind_Context *ctx, void *arg)
-{
-    (void)version;
-    (void)cls;
-    (void)exc;
-    mf_slot *me = arg;
-    if ((actions & _UA_END_OF_STACK) || _Unwind_GetCFA(ctx) >= me->unwind_mark)
         longjmp(me->jb, 1);
-    return _URC_NO_REASON;
-}
-
-void mf_unwind(mf_slot *me)
-{
-    me->active = 0;   /* host calls from cleanups (stress) are no-ops from here on */
-    memset(&me->unwind_exc, 0, sizeof me->unwind_exc);
-    me->unwind_exc.exception_class = 0x4d46555a00000000ull;   /* "MFUZ" */
-    _Unwind_ForcedUnwind(&me->unwind_exc, unwind_stop, me);
-    longjmp(me->jb, 1);   /* no unwind information on the way: skip the cleanups */
 }
 
 /* ------------------------------------------------------------------ controlled */
@@ -767,7 +741,7 @@ static void stress_event(mf_slot *me, int kind)
     me->steps++;
     /* Relaxed: the watchdog's flag only needs to be seen eventually. */
     if (atomic_load_explicit(&r->abort, memory_order_relaxed))
-        mf_unwind(me);
+        longjmp(me->jb, 1);
     if (kind == EV_BLOCKED) {
         for (int i = 0; i < 16; i++)
             cpu_relax();

@@ -21,15 +21,16 @@
  *       non-running thread can be woken and unwound with longjmp, and the running
  *       thread unwinds itself: nothing is left inside the target.
  *
- * Hang handling (both modes): on abort every pool thread leaves the target from
- * its next host call back to the pool loop by a forced unwind (mf_unwind: the
- * unwinder runs the cleanups of C++ frames, so a target's RAII lock guards
- * release their locks, as pthread_cancel would; C frames have none), ending in a
- * longjmp to the pool loop (a plain longjmp when some frame has no unwind
- * information). A lock a C target held stays held, which is why the map is then
- * leaked rather than destroyed and the post phase is skipped; a lock guarded by
- * C++ RAII is released, so state shared across maps (a global mutex) does not
- * deadlock the next execution. Host calls made while unwinding are no-ops. A thread
+ * Hang handling (both modes): on abort every pool thread leaves the target through
+ * longjmp from its next host call back to the pool loop (no target frame needs
+ * cleanup: targets are C; a lock the target held stays held, which is why the map
+ * is then leaked rather than destroyed and the post phase is skipped). C++ RAII
+ * destructors are skipped too; a forced unwind cannot replace the longjmp, since
+ * every std::atomic member is noexcept and unwinding out of a hook called inside
+ * one calls std::terminate. For targets built by `mapfuzz cc` the instrumentation
+ * runtime instead releases, on the unwound thread, every lock it still holds
+ * (detach after an abort, csrc/instrument/mf_instrument.c R5), so a process-wide
+ * lock guarded by RAII does not deadlock the next execution. A thread
  * that never calls the host again (an uninstrumented infinite loop, a kernel
  * wait) cannot be recovered: after a grace period the runner is marked broken and
  * leaked; mf_result.broken tells the caller to create a new runner.
@@ -48,7 +49,6 @@
 #include <stddef.h>
 #include "mapfuzz_runner.h"
 #include "instrument/mf_instrument.h"
-#include <unwind.h>
 
 #define MF_EVENT_CAP   (1u << 16)
 #define MF_DEFAULT_STEP_BOUND 100000u
@@ -81,8 +81,6 @@ typedef struct mf_slot {
      * whoever hands control to this thread (post_word), consumed by the thread. */
     _Atomic uint32_t go;
     jmp_buf jb;                   /* set by the pool loop around the op list */
-    uintptr_t unwind_mark;        /* frame address of the function that set jb (mf_unwind) */
-    struct _Unwind_Exception unwind_exc;   /* the forced unwind's exception object */
     uint64_t ran_gen;             /* the run generation this slot last ran */
     int active;                   /* inside the parallel phase: host calls act */
     int pinned;                   /* CPU this thread is pinned to, -1: the runner's full mask */
@@ -221,9 +219,6 @@ void mf_sched_finish(mf_slot *me);               /* controlled: me is done; hand
 void mf_abort_run(mf_runner *r, mf_slot *me, int status, const char *msg);  /* noreturn for pool threads */
 void mf_stress_begin(mf_runner *r);
 void mf_thread_done(mf_runner *r);               /* remaining--, wake main at 0 */
-/* Leave the target from a host call: forced unwind (C++ cleanups run) to the pool
- * loop's setjmp, or a plain longjmp when unwinding is impossible. Never returns. */
-void mf_unwind(mf_slot *me) __attribute__((noreturn));
 /* The instrumentation runtime of a loaded target, or NULL (loader.c). */
 const mf_instrument *mf_target_instrument(const mf_target *t);
 

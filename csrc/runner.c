@@ -264,8 +264,6 @@ static void run_job(mf_slot *const me)
     me->arena.len = 0;
     me->steps = 0;
     me->active = 1;
-    /* mf_unwind's forced unwind stops at this frame (see unwind_stop). */
-    me->unwind_mark = (uintptr_t)__builtin_frame_address(0);
     if (setjmp(me->jb) == 0) {
         run_ops(me);
         if (me->r->inst)

@@ -23,10 +23,14 @@
  *       unchanged, such as a failed test-and-set, does not count) is making no
  *       progress; after SPIN_LIMIT such reads in a row it reports `blocked` instead
  *       of a point, so PCT lowers its priority and the writer it waits for runs.
- *   R5: a run aborted by the host unwinds through a host call (the host raises a
- *       forced unwind, see host.c). The thread's `in_host` flag then stays set, so
- *       destructors running during the unwind (C++ RAII lock guards) unlock for real
- *       without calling the host again (R1); the next attach resets it.
+ *   R5: a run aborted by the host leaves the target by longjmp from a host call
+ *       (host.h), skipping C++ destructors (a forced unwind is no option: every
+ *       std::atomic member is noexcept, so unwinding out of a hook called inside
+ *       one calls std::terminate). The thread's `in_host` flag then stays set, and
+ *       the detach that follows releases, on that same thread and in reverse order,
+ *       every mutex, rwlock and spin lock it acquired through the wrappers and still
+ *       holds: what the skipped RAII guards would have done, so a process-wide lock
+ *       does not deadlock the next execution (the map itself is leaked).
  *   R6: per-thread state only (TLS) plus one global write counter (R4); the site
  *       table is read lock-free and grown under a spin lock, old tables are never
  *       freed (a reader may still hold one).
@@ -56,6 +60,9 @@
 #define SPIN_WINDOW 4
 #define SPIN_LIMIT 8
 #define COPY_CHUNK 8
+#define HELD_MAX 32
+
+enum { HELD_MUTEX, HELD_RWLOCK, HELD_SPIN };
 
 #ifndef MF_POINTS_DEFAULT
 #define MF_POINTS_DEFAULT MF_POINTS_ALL
@@ -97,6 +104,8 @@ typedef struct tstate {
     uint64_t seen_writes;         /* g_writes when the spin window was last reset (R4) */
     uintptr_t window[SPIN_WINDOW];
     uint32_t wpos, fruitless;
+    uint32_t nheld;               /* locks acquired through the wrappers, not released (R5) */
+    struct { void *p; int kind; } held[HELD_MAX];
 } tstate;
 
 static __thread tstate TS;
@@ -548,16 +557,59 @@ void *__wrap_memset(void *d, int c, size_t n)
 
 /* ------------------------------------------------------------------ locks */
 
+static void held_push(tstate *t, int kind, void *p)
+{
+    if (t->nheld < HELD_MAX) {
+        t->held[t->nheld].p = p;
+        t->held[t->nheld].kind = kind;
+    }
+    t->nheld++;   /* past HELD_MAX: counted, not remembered */
+}
+
+static void held_pop(tstate *t, void *p)
+{
+    if (!p)
+        return;   /* not a lock (condvar signal, semaphore post) */
+    uint32_t n = t->nheld < HELD_MAX ? t->nheld : HELD_MAX;
+    for (uint32_t i = n; i-- > 0;)
+        if (t->held[i].p == p) {
+            for (uint32_t j = i; j + 1 < n; j++)
+                t->held[j] = t->held[j + 1];
+            t->nheld--;
+            return;
+        }
+    if (t->nheld > HELD_MAX)
+        t->nheld--;
+}
+
+/* R5: release what an aborted thread still holds, newest first. */
+static void held_release_all(tstate *t)
+{
+    uint32_t n = t->nheld < HELD_MAX ? t->nheld : HELD_MAX;
+    while (n-- > 0) {
+        void *p = t->held[n].p;
+        if (t->held[n].kind == HELD_MUTEX)
+            __real_pthread_mutex_unlock(p);
+        else if (t->held[n].kind == HELD_RWLOCK)
+            __real_pthread_rwlock_unlock(p);
+        else
+            __real_pthread_spin_unlock(p);
+    }
+    t->nheld = 0;
+}
+
 /* Acquire through a try-lock loop (R3): a point before the first try, `blocked`
  * after each busy one. */
-#define TRY_LOOP(pc, trycall)                                                             \
+#define TRY_LOOP(kind, obj, pc, trycall)                                                  \
     do {                                                                                  \
         host_call(t, pc, 0);                                                              \
         for (;;) {                                                                        \
             int rc_ = (trycall);                                                          \
             if (rc_ != EBUSY) {                                                           \
-                if (rc_ == 0)                                                             \
+                if (rc_ == 0) {                                                           \
                     note_write();                                                         \
+                    held_push(t, kind, obj);                                              \
+                }                                                                         \
                 return rc_;                                                               \
             }                                                                             \
             host_call(t, pc, 1);                                                          \
@@ -565,18 +617,21 @@ void *__wrap_memset(void *d, int c, size_t n)
     } while (0)
 
 /* A try call: a synchronising read (a try-lock polled in a loop is a spin, R4). */
-#define TRY_ONCE(obj, pc, trycall)                                                        \
+#define TRY_ONCE(kind, obj, pc, trycall)                                                  \
     do {                                                                                  \
         sync_read(t, obj, pc);                                                            \
         int rc_ = (trycall);                                                              \
-        if (rc_ == 0)                                                                     \
+        if (rc_ == 0) {                                                                   \
             note_write();                                                                 \
+            held_push(t, kind, obj);                                                      \
+        }                                                                                 \
         return rc_;                                                                       \
     } while (0)
 
 /* A release: for real, then a point, so a waiter may take it at once. */
-#define RELEASE(pc, call)                                                                 \
+#define RELEASE(obj, pc, call)                                                            \
     do {                                                                                  \
+        held_pop(t, obj);                                                                 \
         int rc_ = (call);                                                                 \
         note_write();                                                                     \
         host_call(t, pc, 0);                                                              \
@@ -588,7 +643,7 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_mutex_lock(m);
-    TRY_LOOP(RET_PC(), __real_pthread_mutex_trylock(m));
+    TRY_LOOP(HELD_MUTEX, m, RET_PC(), __real_pthread_mutex_trylock(m));
 }
 
 int __wrap_pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
@@ -596,7 +651,7 @@ int __wrap_pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_mutex_timedlock(m, ts);
-    TRY_LOOP(RET_PC(), __real_pthread_mutex_trylock(m));
+    TRY_LOOP(HELD_MUTEX, m, RET_PC(), __real_pthread_mutex_trylock(m));
 }
 
 int __wrap_pthread_mutex_trylock(pthread_mutex_t *m)
@@ -604,7 +659,7 @@ int __wrap_pthread_mutex_trylock(pthread_mutex_t *m)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_mutex_trylock(m);
-    TRY_ONCE(m, RET_PC(), __real_pthread_mutex_trylock(m));
+    TRY_ONCE(HELD_MUTEX, m, RET_PC(), __real_pthread_mutex_trylock(m));
 }
 
 int __wrap_pthread_mutex_unlock(pthread_mutex_t *m)
@@ -612,7 +667,7 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *m)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_mutex_unlock(m);
-    RELEASE(RET_PC(), __real_pthread_mutex_unlock(m));
+    RELEASE(m, RET_PC(), __real_pthread_mutex_unlock(m));
 }
 
 int __wrap_pthread_rwlock_rdlock(pthread_rwlock_t *l)
@@ -620,7 +675,7 @@ int __wrap_pthread_rwlock_rdlock(pthread_rwlock_t *l)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_rwlock_rdlock(l);
-    TRY_LOOP(RET_PC(), __real_pthread_rwlock_tryrdlock(l));
+    TRY_LOOP(HELD_RWLOCK, l, RET_PC(), __real_pthread_rwlock_tryrdlock(l));
 }
 
 int __wrap_pthread_rwlock_wrlock(pthread_rwlock_t *l)
@@ -628,7 +683,7 @@ int __wrap_pthread_rwlock_wrlock(pthread_rwlock_t *l)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_rwlock_wrlock(l);
-    TRY_LOOP(RET_PC(), __real_pthread_rwlock_trywrlock(l));
+    TRY_LOOP(HELD_RWLOCK, l, RET_PC(), __real_pthread_rwlock_trywrlock(l));
 }
 
 int __wrap_pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
@@ -636,7 +691,7 @@ int __wrap_pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_rwlock_tryrdlock(l);
-    TRY_ONCE(l, RET_PC(), __real_pthread_rwlock_tryrdlock(l));
+    TRY_ONCE(HELD_RWLOCK, l, RET_PC(), __real_pthread_rwlock_tryrdlock(l));
 }
 
 int __wrap_pthread_rwlock_trywrlock(pthread_rwlock_t *l)
@@ -644,7 +699,7 @@ int __wrap_pthread_rwlock_trywrlock(pthread_rwlock_t *l)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_rwlock_trywrlock(l);
-    TRY_ONCE(l, RET_PC(), __real_pthread_rwlock_trywrlock(l));
+    TRY_ONCE(HELD_RWLOCK, l, RET_PC(), __real_pthread_rwlock_trywrlock(l));
 }
 
 int __wrap_pthread_rwlock_unlock(pthread_rwlock_t *l)
@@ -652,7 +707,7 @@ int __wrap_pthread_rwlock_unlock(pthread_rwlock_t *l)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_rwlock_unlock(l);
-    RELEASE(RET_PC(), __real_pthread_rwlock_unlock(l));
+    RELEASE(l, RET_PC(), __real_pthread_rwlock_unlock(l));
 }
 
 int __wrap_pthread_spin_lock(pthread_spinlock_t *l)
@@ -660,7 +715,7 @@ int __wrap_pthread_spin_lock(pthread_spinlock_t *l)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_spin_lock(l);
-    TRY_LOOP(RET_PC(), __real_pthread_spin_trylock(l));
+    TRY_LOOP(HELD_SPIN, (void *)l, RET_PC(), __real_pthread_spin_trylock(l));
 }
 
 int __wrap_pthread_spin_trylock(pthread_spinlock_t *l)
@@ -668,7 +723,7 @@ int __wrap_pthread_spin_trylock(pthread_spinlock_t *l)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_spin_trylock(l);
-    TRY_ONCE(l, RET_PC(), __real_pthread_spin_trylock(l));
+    TRY_ONCE(HELD_SPIN, (void *)l, RET_PC(), __real_pthread_spin_trylock(l));
 }
 
 int __wrap_pthread_spin_unlock(pthread_spinlock_t *l)
@@ -676,7 +731,7 @@ int __wrap_pthread_spin_unlock(pthread_spinlock_t *l)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_spin_unlock(l);
-    RELEASE(RET_PC(), __real_pthread_spin_unlock(l));
+    RELEASE((void *)l, RET_PC(), __real_pthread_spin_unlock(l));
 }
 
 static int past(const struct timespec *ts)
@@ -689,6 +744,7 @@ static int past(const struct timespec *ts)
 /* R3: unlock, let others run, re-lock: a spurious wake-up. */
 static int cond_wait(tstate *t, pthread_mutex_t *m, const struct timespec *ts, void *pc)
 {
+    held_pop(t, m);
     int rc = __real_pthread_mutex_unlock(m);
     if (rc)
         return rc;
@@ -700,8 +756,10 @@ static int cond_wait(tstate *t, pthread_mutex_t *m, const struct timespec *ts, v
             break;
         host_call(t, pc, 1);
     }
-    if (rc == 0)
+    if (rc == 0) {
         note_write();
+        held_push(t, HELD_MUTEX, m);
+    }
     return rc ? rc : ts && past(ts) ? ETIMEDOUT : 0;
 }
 
@@ -727,7 +785,7 @@ int __wrap_pthread_cond_signal(pthread_cond_t *c)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_cond_signal(c);
-    RELEASE(RET_PC(), __real_pthread_cond_signal(c));
+    RELEASE(NULL, RET_PC(), __real_pthread_cond_signal(c));
 }
 
 int __wrap_pthread_cond_broadcast(pthread_cond_t *c)
@@ -735,7 +793,7 @@ int __wrap_pthread_cond_broadcast(pthread_cond_t *c)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_cond_broadcast(c);
-    RELEASE(RET_PC(), __real_pthread_cond_broadcast(c));
+    RELEASE(NULL, RET_PC(), __real_pthread_cond_broadcast(c));
 }
 
 /* Semaphores report errors through errno; a busy one is EAGAIN. */
@@ -790,7 +848,7 @@ int __wrap_sem_post(sem_t *s)
     tstate *t = &TS;
     if (!active(t))
         return __real_sem_post(s);
-    RELEASE(RET_PC(), __real_sem_post(s));
+    RELEASE(NULL, RET_PC(), __real_sem_post(s));
 }
 
 /* ------------------------------------------------------------------ the table */
@@ -798,6 +856,9 @@ int __wrap_sem_post(sem_t *s)
 static void attach(const mf_host *host)
 {
     tstate *t = &TS;
+    if (t->host && t->in_host)
+        held_release_all(t);      /* the thread was unwound by an abort (R5) */
+    t->nheld = 0;
     t->host = host;
     t->in_host = 0;
     t->sample = 0;

@@ -1,0 +1,176 @@
+"""`mapfuzz cc`: instrumented targets built from C and C++ sources, their schedule
+points, lock and spin handling, the C++ abort path, and site names."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.data.plan import Plan, compile_schedule
+from harness.data.schedule import MapConfig
+from harness.run.cc import CcError, build, include_dir
+from harness.run.runner import Runner
+from harness.run.target import Target
+from harness.search.generate import GenConfig, generate
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("gcc") is None or shutil.which("g++") is None,
+    reason="mapfuzz cc needs gcc and g++ (apt-get install build-essential)",
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Target]:
+    out = tmp_path_factory.mktemp("cc")
+    return {
+        "authormap": Target.load(str(build([FIXTURES / "authormap.c"], out / "authormap.so",
+                                           ["-Wall", "-Wextra", "-Werror"]))),
+        "cxxmap": Target.load(str(build([FIXTURES / "cxxmap.cpp"], out / "cxxmap.so",
+                                        ["-std=c++17", "-Wall", "-Wextra", "-Werror"]))),
+    }
+
+
+def plan_for(target: Target, variant: str | None, seed: int, **gen: int | float) -> Plan:
+    cfg = GenConfig(**gen)  # type: ignore[arg-type]
+    if not target.caps & 2:   # no put_if_absent
+        cfg = GenConfig(**{**gen, "op_weights": {"get": 3, "put": 4, "delete": 2}})  # type: ignore[arg-type]
+    s = generate(random.Random(seed), cfg, MapConfig(target=target.spec, variant=variant))
+    return compile_schedule(s, target.variants)
+
+
+def test_builds_c_and_cxx_targets_with_the_runtime(built: dict[str, Target]) -> None:
+    for t in built.values():
+        assert t.instrumented
+        assert t.path is not None
+        syms = subprocess.run(["nm", "-D", t.path], capture_output=True, text=True).stdout
+        assert "mf_instrument_v1" in syms
+        assert "__tsan_" not in syms          # served inside the .so, never by libtsan
+        deps = subprocess.run(["ldd", t.path], capture_output=True, text=True).stdout
+        assert "libtsan" not in deps
+
+
+def test_uninstrumented_targets_are_not_instrumented() -> None:
+    assert not Target.load("evacmap").instrumented
+
+
+def test_points_inside_operations_are_named_by_file_and_line(built: dict[str, Target]) -> None:
+    t = built["authormap"]
+    plan = plan_for(t, None, 1, threads=2, ops_per_thread=6, keys=4)
+    with Runner(t) as r:
+        e = r.run(plan, seed=1)
+    assert e.status == "ok"
+    points = [ev for ev in e.events if ev.kind in (0, 1)]
+    ops = sum(1 for ev in e.events if ev.kind == 2)
+    # tens of compiler-placed points per operation, where an uninstrumented map has none
+    assert len(points) > 10 * ops
+    sites = {ev.site for ev in points}
+    assert any(s.startswith("authormap.c:") and "(am_get)" in s for s in sites), sites
+    assert any("(upsert)" in s for s in sites)
+
+
+def test_sync_density_keeps_only_atomics_and_lock_calls(built: dict[str, Target]) -> None:
+    from harness.run.binding import lib
+
+    t = built["authormap"]
+    plan = plan_for(t, None, 1, threads=2, ops_per_thread=6, keys=4)
+    with Runner(t) as r:
+        full = r.run(plan, seed=1)
+        lib.mf_target_density(t._table, 0)
+        try:
+            sync = r.run(plan, seed=1)
+        finally:
+            lib.mf_target_density(t._table, 1)
+    assert sync.status == "ok"
+    assert 0 < len(sync.events) < len(full.events)
+
+
+def test_a_busy_mutex_yields_to_its_holder(built: dict[str, Target]) -> None:
+    """Two threads on one stripe: the loser reports `blocked` at its lock call and
+    the holder runs; every run finishes (a blocking lock would deadlock the one
+    running thread)."""
+    t = built["authormap"]
+    blocked_at_lock = 0
+    with Runner(t) as r:
+        for seed in range(12):
+            plan = plan_for(t, None, seed, threads=2, ops_per_thread=8, keys=1)
+            e = r.run(plan, strategy="random", seed=seed)
+            assert e.status == "ok", (seed, e.message)
+            blocked_at_lock += sum(1 for ev in e.events if ev.kind == 1)
+    assert blocked_at_lock > 0
+
+
+def test_a_spin_lock_holder_preempted_is_not_a_livelock(built: dict[str, Target]) -> None:
+    """cxxmap's spinlock variant spins on an atomic_flag: spin detection reports the
+    fruitless re-reads as `blocked`, so PCT runs the holder instead of spinning to
+    the step bound."""
+    t = built["cxxmap"]
+    spun = 0
+    with Runner(t) as r:
+        for seed in range(16):
+            plan = plan_for(t, "spinlock", seed, threads=3, ops_per_thread=6, keys=2,
+                            prefill_fraction=0.0)
+            e = r.run(plan, strategy="pct", seed=seed, step_bound=200_000)
+            assert e.status == "ok", (seed, e.message)
+            spun += sum(1 for ev in e.events if ev.kind == 1 and "cxxmap.cpp" in ev.site)
+    assert spun > 0
+
+
+def test_an_aborted_cxx_run_releases_its_raii_lock(built: dict[str, Target]) -> None:
+    """hang-under-lock livelocks holding a process-wide std::mutex in a lock_guard.
+    The abort unwinds the thread and runs the guard's destructor, so the next
+    execution (same process, same mutex) runs to the end instead of deadlocking."""
+    t = built["cxxmap"]
+    with Runner(t) as r:
+        hang = plan_for(t, "hang-under-lock", 0, threads=2, ops_per_thread=4, keys=2,
+                        prefill_fraction=0.0)
+        e = r.run(hang, seed=0, step_bound=20_000)
+        assert e.status == "hang"
+        for seed in range(3):
+            ok = plan_for(t, None, seed, threads=2, ops_per_thread=4, keys=2,
+                          prefill_fraction=0.0)
+            e2 = r.run(ok, seed=seed, step_bound=20_000)
+            assert e2.status == "ok", e2.message
+
+
+def test_stress_mode_runs_the_same_instrumented_target(built: dict[str, Target]) -> None:
+    t = built["authormap"]
+    with Runner(t) as r:
+        for seed in range(3):
+            plan = plan_for(t, None, seed, threads=3, ops_per_thread=16, keys=4)
+            e = r.run(plan, mode="stress", seed=seed, noise=0.05)
+            assert e.status == "ok"
+
+
+def test_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(CcError, match="no such source file"):
+        build([tmp_path / "missing.c"])
+    bad = tmp_path / "bad.c"
+    bad.write_text("int f( {\n")
+    with pytest.raises(CcError, match=r"compiling .*bad.c failed: .*error"):
+        build([bad], tmp_path / "bad.so")
+    with pytest.raises(CcError, match="unknown source kind"):
+        build([tmp_path / "x.txt"]) if (tmp_path / "x.txt").write_text("") == 0 else None
+
+
+def test_cli_builds_and_prints_the_include_dir(tmp_path: Path) -> None:
+    def cc(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "harness", "cc", *args],
+                              capture_output=True, text=True, cwd=tmp_path)
+
+    inc = cc("--print-include")
+    assert inc.returncode == 0 and Path(inc.stdout.strip()) == include_dir()
+    assert (include_dir() / "mapfuzz_target.h").is_file()
+    out = tmp_path / "m.so"
+    ok = cc("-o", str(out), str(FIXTURES / "authormap.c"), "--", "-O2", "-Wall", "-Werror")
+    assert ok.returncode == 0, ok.stderr
+    assert out.is_file()
+    missing = cc("nope.c")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().count("\n") == 0 and "nope.c" in missing.stderr
