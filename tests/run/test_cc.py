@@ -174,3 +174,31 @@ def test_cli_builds_and_prints_the_include_dir(tmp_path: Path) -> None:
     missing = cc("nope.c")
     assert missing.returncode == 2
     assert missing.stderr.strip().count("\n") == 0 and "nope.c" in missing.stderr
+
+
+def test_a_rebuilt_library_with_the_same_code_replays_with_the_same_sites(
+    built: dict[str, Target], tmp_path: Path
+) -> None:
+    """Sites are named file:line, not by code offset: the same map linked after an
+    extra object (every address moves) replays a finding's trace to the same trace
+    hash (which folds in every site) and the same records."""
+    from harness.search.campaign import CampaignConfig, make_engine
+    from harness.search.engine import first_finding
+
+    a = built["authormap"]
+    engine = make_engine(CampaignConfig(target=a.spec, variant="get-copy-unlocked", seed=1), a)
+    with Runner(a) as r:
+        hit = first_finding(engine, r, a, 400)
+    assert hit is not None
+    item, outcome = hit
+    pad = tmp_path / "pad.c"
+    pad.write_text("int authormap_pad(int x) { int s = 0; for (int i = 0; i < x; i++) "
+                   "s += i * x ^ (s >> 3); return s; }\n")
+    b = Target.load(str(build([pad, FIXTURES / "authormap.c"], tmp_path / "moved.so",
+                              ["-Wall", "-Wextra", "-Werror"])))
+    with Runner(b) as r:
+        again = r.run(item.plan, replay=outcome.execution.trace)
+    assert again.trace_hash == outcome.execution.trace_hash
+    assert again.records == outcome.execution.records
+    points = {e.site for e in again.events if e.kind in (0, 1)}
+    assert points and all(s.startswith("authormap.c:") for s in points), points
