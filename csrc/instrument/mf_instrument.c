@@ -100,7 +100,6 @@ typedef struct tstate {
     const mf_host *host;          /* attached host, NULL: hooks are plain operations (R1) */
     uint32_t in_host;             /* a host call is in progress or was unwound (R5) */
     uint32_t sample;              /* plain accesses since the last sampled point */
-    uint64_t points;
     uint64_t seen_writes;         /* g_writes when the spin window was last reset (R4) */
     uintptr_t window[SPIN_WINDOW];
     uint32_t wpos, fruitless;
@@ -180,6 +179,9 @@ static int tab_put(uintptr_t pc, const char *name)
             return -1;
         }
         nt->cap = cap;
+        /* Relaxed loads and stores while copying: writers are serialised by
+         * g_site_lock, and readers reach the new table only through its release
+         * publication below. */
         for (size_t i = 0; t && i < t->cap; i++) {
             uintptr_t p = atomic_load_explicit(&t->e[i].pc, memory_order_relaxed);
             if (p) {
@@ -221,6 +223,7 @@ static const char *site_name(uintptr_t pc)
     if (!name)
         return "target+?";
     site_lock();
+    /* Relaxed: under g_site_lock, which orders every writer's table and entries. */
     t = atomic_load_explicit(&g_sites, memory_order_relaxed);
     site *s = t ? tab_find(t, pc) : NULL;
     const char *have = s && atomic_load_explicit(&s->pc, memory_order_relaxed) == pc
@@ -251,7 +254,6 @@ static void host_call(tstate *t, void *pc, int blocked)
 {
     const mf_host *h = t->host;
     const char *name = site_name((uintptr_t)pc);
-    t->points++;
     t->in_host = 1;           /* stays set if the host unwinds this thread (R5) */
     if (blocked)
         h->blocked(h->ctx, name);
@@ -862,7 +864,6 @@ static void attach(const mf_host *host)
     t->host = host;
     t->in_host = 0;
     t->sample = 0;
-    t->points = 0;
     t->fruitless = 0;
     t->wpos = 0;
     for (int i = 0; i < SPIN_WINDOW; i++)
@@ -871,10 +872,8 @@ static void attach(const mf_host *host)
     t->seen_writes = atomic_load_explicit(&g_writes, memory_order_relaxed);
 }
 
-static uint64_t thread_points(void) { return TS.host ? TS.points : 0; }
-
 static mf_instrument g_table = {
-    MF_INSTRUMENT_VERSION, MF_POINTS_DEFAULT, attach, thread_points, set_sites, NULL,
+    MF_INSTRUMENT_VERSION, MF_POINTS_DEFAULT, attach, set_sites, NULL,
 };
 
 static void set_density(uint32_t d)

@@ -40,10 +40,9 @@ enum { MF_POINTS_SYNC = 0,      /* atomics and synchronisation calls only */
 typedef struct mf_instrument {
     uint32_t version;             /* MF_INSTRUMENT_VERSION */
     uint32_t density;             /* the density in force (MF_POINTS_* or N) */
-    /* The calling thread's hooks report to host until detach (NULL detaches). */
+    /* The calling thread's hooks report to host until detach (NULL detaches; a
+     * detach of a thread an abort unwound releases the locks it still holds). */
     void (*attach)(const mf_host *host);
-    /* Points (point + blocked calls) this thread made since attach; 0 when detached. */
-    uint64_t (*thread_points)(void);
     /* Install site names: offs[i] (an offset into this library) is named names[i].
      * Copies everything; 0 ok, -1 out of memory. Unknown offsets keep the
      * "<library>+0x<offset>" form. */
