@@ -206,7 +206,9 @@ def build(sources: Sequence[str | Path], out: str | Path | None = None,
         driver = cxx if "c++" in langs else cc
         tmp_out = os.path.join(tmp, "out.so")
         cmd = [*driver, "-shared", "-fPIC", "-g", "-pthread", "-o", tmp_out, *objs, str(runtime),
-               *[f"-Wl,--wrap={name}" for name in WRAPPED], *link_flags, "-ldl"]
+               *[f"-Wl,--wrap={name}" for name in WRAPPED], *link_flags, "-ldl",
+               # a hook the runtime lacks is a link error here, not a dlopen failure later
+               "-Wl,--no-undefined"]
         res = _run(cmd)
         if res.returncode != 0:
             raise CcError(f"linking {target} failed: {_first_error(res.stderr or res.stdout)}")

@@ -39,7 +39,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Target]:
 
 def plan_for(target: Target, variant: str | None, seed: int, **gen: int | float) -> Plan:
     cfg = GenConfig(**gen)  # type: ignore[arg-type]
-    if not target.caps & 2:   # no put_if_absent
+    if not target.caps & 2 and "op_weights" not in gen:   # no put_if_absent
         cfg = GenConfig(**{**gen, "op_weights": {"get": 3, "put": 4, "delete": 2}})  # type: ignore[arg-type]
     s = generate(random.Random(seed), cfg, MapConfig(target=target.spec, variant=variant))
     return compile_schedule(s, target.variants)
@@ -202,3 +202,30 @@ def test_a_rebuilt_library_with_the_same_code_replays_with_the_same_sites(
     assert again.records == outcome.execution.records
     points = {e.site for e in again.events if e.kind in (0, 1)}
     assert points and all(s.startswith("authormap.c:") for s in points), points
+
+
+def test_every_atomic_and_memory_call_is_performed(tmp_path: Path) -> None:
+    """tests/fixtures/cc_atomics.c checks each hooked operation's result: outside a
+    run (plain operations) and inside a controlled run (each one a point too)."""
+    import ctypes
+
+    so = build([FIXTURES / "cc_atomics.c"], tmp_path / "atomics.so", ["-Wall", "-Werror"])
+    nm = subprocess.run(["nm", str(so)], capture_output=True, text=True).stdout
+    for hook in ("__tsan_atomic8_fetch_nand", "__tsan_atomic64_compare_exchange_weak",
+                 "__tsan_atomic16_store", "__tsan_atomic_signal_fence", "__wrap_memmove"):
+        assert hook in nm
+    assert ctypes.CDLL(str(so)).mf_test_atomics() == 0
+    t = Target.load(str(so))
+    plan = plan_for(t, None, 0, threads=1, ops_per_thread=3, keys=1, prefill_fraction=0.0,
+                    op_weights={"get": 1})
+    with Runner(t) as r:
+        e = r.run(plan, seed=0)
+    assert e.status == "ok", e.message
+    assert sum(1 for ev in e.events if ev.kind == 0) > 100
+
+
+def test_a_missing_symbol_is_a_build_error(tmp_path: Path) -> None:
+    src = tmp_path / "u.c"
+    src.write_text("int nowhere(void);\nint f(void) { return nowhere(); }\n")
+    with pytest.raises(CcError, match="nowhere"):
+        build([src], tmp_path / "u.so")
