@@ -39,7 +39,7 @@ class build_py_with_adapters(build_py):
             dst = Path(self.build_lib) / "harness" / "_csrc"
             (dst / "instrument").mkdir(parents=True, exist_ok=True)
             for rel in ("mapfuzz_target.h", "instrument/mf_instrument.c",
-                        "instrument/mf_instrument.h"):
+                        "instrument/mf_instrument_cxx.c", "instrument/mf_instrument.h"):
                 shutil.copy2(ROOT / "csrc" / rel, dst / rel)
         try:
             adapters = _adapters_module()

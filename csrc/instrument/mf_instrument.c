@@ -84,6 +84,8 @@ int __real_pthread_spin_unlock(pthread_spinlock_t *l);
 int __real_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
 int __real_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                   const struct timespec *ts);
+int __real_pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+                                  const struct timespec *ts);
 int __real_pthread_cond_signal(pthread_cond_t *c);
 int __real_pthread_cond_broadcast(pthread_cond_t *c);
 int __real_sem_wait(sem_t *s);
@@ -736,15 +738,16 @@ int __wrap_pthread_spin_unlock(pthread_spinlock_t *l)
     RELEASE((void *)l, RET_PC(), __real_pthread_spin_unlock(l));
 }
 
-static int past(const struct timespec *ts)
+static int past(clockid_t clock, const struct timespec *ts)
 {
     struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    clock_gettime(clock, &now);
     return now.tv_sec > ts->tv_sec || (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
 }
 
 /* R3: unlock, let others run, re-lock: a spurious wake-up. */
-static int cond_wait(tstate *t, pthread_mutex_t *m, const struct timespec *ts, void *pc)
+static int cond_wait(tstate *t, pthread_mutex_t *m, clockid_t clock, const struct timespec *ts,
+                     void *pc)
 {
     held_pop(t, m);
     int rc = __real_pthread_mutex_unlock(m);
@@ -762,7 +765,7 @@ static int cond_wait(tstate *t, pthread_mutex_t *m, const struct timespec *ts, v
         note_write();
         held_push(t, HELD_MUTEX, m);
     }
-    return rc ? rc : ts && past(ts) ? ETIMEDOUT : 0;
+    return rc ? rc : ts && past(clock, ts) ? ETIMEDOUT : 0;
 }
 
 int __wrap_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
@@ -770,7 +773,7 @@ int __wrap_pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_cond_wait(c, m);
-    return cond_wait(t, m, NULL, RET_PC());
+    return cond_wait(t, m, CLOCK_REALTIME, NULL, RET_PC());
 }
 
 int __wrap_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
@@ -779,7 +782,29 @@ int __wrap_pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
     tstate *t = &TS;
     if (!active(t))
         return __real_pthread_cond_timedwait(c, m, ts);
-    return cond_wait(t, m, ts, RET_PC());
+    return cond_wait(t, m, CLOCK_REALTIME, ts, RET_PC());
+}
+
+/* libstdc++'s condition_variable::wait_for/wait_until (inline) call this one. */
+int __wrap_pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+                                  const struct timespec *ts)
+{
+    tstate *t = &TS;
+    if (!active(t))
+        return __real_pthread_cond_clockwait(c, m, clock, ts);
+    return cond_wait(t, m, clock, ts, RET_PC());
+}
+
+/* std::condition_variable::wait is out of line in libstdc++.so; the C++ part of the
+ * runtime (mf_instrument_cxx.c) wraps it and hands the wait here: 1 when handled
+ * (the thread is attached), 0 when the caller must do the real wait. */
+int mf_inst_cxx_cond_wait(pthread_mutex_t *m, void *pc)
+{
+    tstate *t = &TS;
+    if (!active(t))
+        return 0;
+    cond_wait(t, m, CLOCK_REALTIME, NULL, pc);
+    return 1;
 }
 
 int __wrap_pthread_cond_signal(pthread_cond_t *c)
@@ -809,7 +834,7 @@ static int sem_loop(tstate *t, sem_t *s, const struct timespec *ts, void *pc)
         }
         if (errno != EAGAIN)
             return -1;
-        if (ts && past(ts)) {
+        if (ts && past(CLOCK_REALTIME, ts)) {
             errno = ETIMEDOUT;
             return -1;
         }

@@ -45,12 +45,16 @@ WRAPPED = (
     "pthread_rwlock_rdlock", "pthread_rwlock_wrlock", "pthread_rwlock_tryrdlock",
     "pthread_rwlock_trywrlock", "pthread_rwlock_unlock",
     "pthread_spin_lock", "pthread_spin_trylock", "pthread_spin_unlock",
-    "pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_signal",
+    "pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_clockwait",
+    "pthread_cond_signal",
     "pthread_cond_broadcast",
     "sem_wait", "sem_trywait", "sem_timedwait", "sem_post",
     "memcpy", "memmove", "memset",
 )
 """Calls of the instrumented code served by the runtime (``__wrap_NAME``)."""
+
+WRAPPED_CXX = ("_ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE",)
+"""C++ targets only (mf_instrument_cxx.c): std::condition_variable::wait."""
 
 _LINK_ONLY = ("-l", "-L", "-Wl,", "-shared", "-static")
 
@@ -119,9 +123,10 @@ RUNTIME_FLAGS = ("-std=gnu11", "-O2", "-g", "-fPIC", "-fvisibility=hidden",
 never turned into (wrapped) memcpy calls."""
 
 
-def runtime_object(points: int = 1) -> Path:
-    """The compiled runtime for a default point density, built on first use."""
-    src = _csrc() / "instrument" / "mf_instrument.c"
+def runtime_object(points: int = 1, name: str = "mf_instrument") -> Path:
+    """The compiled runtime (``name``: mf_instrument, or mf_instrument_cxx for the
+    C++ part) for a default point density, built on first use."""
+    src = _csrc() / "instrument" / f"{name}.c"
     cc, _ = _compilers()
     cmd = [*cc, *RUNTIME_FLAGS, f"-DMF_POINTS_DEFAULT={points}", "-c"]
     h = hashlib.sha256()
@@ -131,13 +136,13 @@ def runtime_object(points: int = 1) -> Path:
     h.update(" ".join(cmd).encode())
     h.update(_run([*cc, "-dumpfullversion"]).stdout.encode())
     directory = cache_dir().parent / "instrument"
-    out = directory / f"mf_instrument-{h.hexdigest()[:16]}.o"
+    out = directory / f"{name}-{h.hexdigest()[:16]}.o"
     if out.exists():
         return out
     try:
         with _locked(directory):
             if not out.exists():
-                fd, tmp = tempfile.mkstemp(prefix=".mf_instrument-", suffix=".o", dir=directory)
+                fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".o", dir=directory)
                 os.close(fd)
                 try:
                     res = _run([*cmd, str(src), "-o", tmp])
@@ -190,7 +195,12 @@ def build(sources: Sequence[str | Path], out: str | Path | None = None,
     link_flags = [f for f in flags if f.startswith(_LINK_ONLY) or f.endswith((".a", ".so", ".o"))]
     compile_flags = [f for f in flags if f not in link_flags]
     opt = [] if any(f.startswith("-O") for f in compile_flags) else ["-O1"]
-    runtime = runtime_object(points)
+    cxx_lang = "c++" in langs
+    runtime = [str(runtime_object(points))]
+    wraps = list(WRAPPED)
+    if cxx_lang:
+        runtime.append(str(runtime_object(points, "mf_instrument_cxx")))
+        wraps += WRAPPED_CXX
     with tempfile.TemporaryDirectory(prefix="mapfuzz-cc-") as tmp:
         objs: list[str] = []
         for i, (s, lang) in enumerate(zip(srcs, langs, strict=True)):
@@ -203,10 +213,10 @@ def build(sources: Sequence[str | Path], out: str | Path | None = None,
             if res.returncode != 0:
                 raise CcError(f"compiling {s} failed: {_first_error(res.stderr or res.stdout)}")
             objs.append(obj)
-        driver = cxx if "c++" in langs else cc
+        driver = cxx if cxx_lang else cc
         tmp_out = os.path.join(tmp, "out.so")
-        cmd = [*driver, "-shared", "-fPIC", "-g", "-pthread", "-o", tmp_out, *objs, str(runtime),
-               *[f"-Wl,--wrap={name}" for name in WRAPPED], *link_flags, "-ldl",
+        cmd = [*driver, "-shared", "-fPIC", "-g", "-pthread", "-o", tmp_out, *objs, *runtime,
+               *[f"-Wl,--wrap={name}" for name in wraps], *link_flags, "-ldl",
                # a hook the runtime lacks is a link error here, not a dlopen failure later
                "-Wl,--no-undefined"]
         res = _run(cmd)

@@ -229,3 +229,22 @@ def test_a_missing_symbol_is_a_build_error(tmp_path: Path) -> None:
     src.write_text("int nowhere(void);\nint f(void) { return nowhere(); }\n")
     with pytest.raises(CcError, match="nowhere"):
         build([src], tmp_path / "u.so")
+
+
+def test_a_condition_variable_wait_yields(built: dict[str, Target]) -> None:
+    """cxxmap's condvar-gate waits in std::condition_variable::wait (out of line in
+    libstdc++) and pthread_cond_clockwait: both wrapped, a waiter reports `blocked`
+    and the gate's holder runs; no run sleeps in the kernel."""
+    t = built["cxxmap"]
+    src = (FIXTURES / "cxxmap.cpp").read_text().splitlines()
+    line = next(i + 1 for i, text in enumerate(src) if "g_cv.wait(" in text)
+    waited = 0
+    with Runner(t) as r:
+        for seed in range(12):
+            plan = plan_for(t, "condvar-gate", seed, threads=3, ops_per_thread=6, keys=2,
+                            prefill_fraction=0.0)
+            e = r.run(plan, strategy="pct", seed=seed, step_bound=200_000, timeout_ms=5_000)
+            assert e.status == "ok", (seed, e.message)
+            waited += sum(1 for ev in e.events
+                          if ev.kind == 1 and ev.site.startswith(f"cxxmap.cpp:{line} "))
+    assert waited > 0
