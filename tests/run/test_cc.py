@@ -248,3 +248,14 @@ def test_a_condition_variable_wait_yields(built: dict[str, Target]) -> None:
             waited += sum(1 for ev in e.events
                           if ev.kind == 1 and ev.site.startswith(f"cxxmap.cpp:{line} "))
     assert waited > 0
+
+
+def test_points_flag_sets_the_default_density(tmp_path: Path) -> None:
+    from harness.run.binding import lib
+    from harness.run.cc import parse_points
+
+    assert (parse_points("sync"), parse_points("all"), parse_points("4")) == (0, 1, 4)
+    with pytest.raises(CcError, match="--points"):
+        parse_points("some")
+    so = build([FIXTURES / "authormap.c"], tmp_path / "sync.so", points=parse_points("4"))
+    assert lib.mf_target_density(Target.load(str(so))._table, -1) == 4
