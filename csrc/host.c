@@ -346,6 +346,12 @@ static void pct_setup(mf_runner *r)
         for (uint32_t i = 0; i < n; i++)
             ops += r->plan->thread_nops[i];
         k = ops * 3 < 16 ? 16 : ops * 3;
+        /* An instrumented target (`mapfuzz cc`) passes tens of points per operation
+         * (every access, lock call and copy chunk), a number the host cannot know
+         * in advance: each run draws the scale of k from 3 to 96 steps per op, so
+         * some runs put their change points anywhere in a long run, others early. */
+        if (r->inst)
+            k <<= mf_rand_below(&s->rng, 6);
     }
     uint32_t d = c->pct_depth ? c->pct_depth : 1;
     if (d > 65)
@@ -457,7 +463,9 @@ void mf_sched_begin(mf_runner *r)
     s->strategy = c->strategy;
     s->n = r->plan->nthreads;
     s->steps = 0;
-    s->bound = c->step_bound ? c->step_bound : MF_DEFAULT_STEP_BOUND;
+    /* Instrumented targets take ~10-100x the steps per op of hand-placed points. */
+    s->bound = c->step_bound ? c->step_bound
+             : r->inst ? 10ull * MF_DEFAULT_STEP_BOUND : MF_DEFAULT_STEP_BOUND;
     s->rng = mix64(c->seed ^ 0x6d617066757a7aull);   /* "mapfuzz" */
     s->replay = c->replay;
     s->replay_len = c->replay ? c->replay_len : 0;
@@ -775,17 +783,17 @@ static inline uint32_t site_lookup(mf_runner *r, const char *site)
 {
     if (!site)
         site = "(null)";
-    uint32_t h = (uint32_t)(((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56);
+    uint32_t h = (uint32_t)(((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 52) & (MF_SITE_CACHE - 1);
     for (;;) {
         const char *p = r->site_cache[h].p;
         if (p == site)
             return r->site_cache[h].id;
         if (!p)
             break;
-        h = (h + 1) & 255;
+        h = (h + 1) & (MF_SITE_CACHE - 1);
     }
     uint32_t id = mf_site_id(site);
-    if (r->nsite_cache < 192) {
+    if (r->nsite_cache < MF_SITE_CACHE * 3 / 4) {
         r->site_cache[h].p = site;
         r->site_cache[h].id = id;
         r->nsite_cache++;

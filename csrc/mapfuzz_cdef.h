@@ -141,3 +141,6 @@ const mf_target *mf_syncmap(void);
 const mf_target *mf_rwmap(void);
 uint64_t mf_syncmap_promotions(void *map);
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);
+int mf_target_set_sites(const mf_target *t, uint32_t n, const uint64_t *offs,
+                        const char *const *names);
+int64_t mf_target_density(const mf_target *t, int64_t density);

@@ -177,4 +177,11 @@ const mf_target *mf_syncmap(void);                       /* the built-in syncmap
 const mf_target *mf_rwmap(void);                         /* the built-in rwmap (one rwlock, correct) */
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);  /* dlopen + mf_target_v1 */
 
+/* Targets built by `mapfuzz cc` (csrc/instrument/mf_instrument.h). */
+/* Install symbolised names for the target's code offsets; -1: not instrumented or no memory. */
+int mf_target_set_sites(const mf_target *t, uint32_t n, const uint64_t *offs,
+                        const char *const *names);
+/* Set the plain-access point density (>= 0) and/or read it (-1); -1: not instrumented. */
+int64_t mf_target_density(const mf_target *t, int64_t density);
+
 #endif /* MAPFUZZ_RUNNER_H */

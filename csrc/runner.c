@@ -246,6 +246,10 @@ static void run_ops(mf_slot *me)
 #endif
         }
     }
+    /* An instrumented target's hooks report to this runner's host from here to
+     * the end of the thread's part (run_job detaches, also after an abort). */
+    if (r->inst)
+        r->inst->attach(&r->host);
     for (uint32_t i = 0; i < n; i++) {
         me->cur_op = i;
         me->cur_kind = ops[i].kind;
@@ -262,6 +266,8 @@ static void run_job(mf_slot *const me)
     me->active = 1;
     if (setjmp(me->jb) == 0) {
         run_ops(me);
+        if (me->r->inst)
+            me->r->inst->attach(NULL);
         me->active = 0;
         if (me->r->mode == MF_MODE_CONTROLLED)
             mf_sched_finish(me);
@@ -269,6 +275,8 @@ static void run_job(mf_slot *const me)
             mf_thread_done(me->r);
     } else {
         /* Unwound from a host call by an abort (C3). */
+        if (me->r->inst)
+            me->r->inst->attach(NULL);
         me->active = 0;
         mf_thread_done(me->r);
     }
@@ -332,6 +340,7 @@ mf_runner *mf_runner_new(const mf_target *target, uint32_t max_threads, char *er
     if (!r)
         goto oom;
     r->target = target;
+    r->inst = mf_target_instrument(target);
     r->max_threads = max_threads;
     r->slots = calloc(max_threads, sizeof *r->slots);
     r->events = malloc(MF_EVENT_CAP * sizeof *r->events);

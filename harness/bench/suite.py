@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from harness.bench.cc import bench_cc, cc_markdown
 from harness.bench.designs import bench_designs, designs_markdown
 from harness.bench.tools import bench_tmin, bench_witness, engine_for, tools_markdown
 from harness.data.plan import compile_schedule
@@ -283,6 +284,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[bool, Log], Any]], ...] = (
     ("detection", "detection", bench_detection),
     ("tmin", "minimisation (tmin)", bench_tmin),
     ("witness", "stress to controlled", bench_witness),
+    ("cc", "mapfuzz cc (compiler-placed points)", bench_cc),
 )
 """(results key, progress label, measurement), in the order they run."""
 
@@ -355,6 +357,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
             ]
     lines += designs_markdown(results)
     lines += tools_markdown(results)
+    lines += cc_markdown(results)
     lines += [
         "",
         "## Oracle (check time, history construction excluded)",

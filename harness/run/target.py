@@ -40,6 +40,8 @@ class Target:
     _table: Any = field(default=None, repr=False, compare=False)
     spec: str = field(default="", compare=False)
     """How to load it again anywhere: a built-in's name, an adapter name, or the .so's path."""
+    instrumented: bool = field(default=False, compare=False)
+    """Built by ``mapfuzz cc``: its accesses and lock calls are schedule points."""
 
     @staticmethod
     def load(spec: str) -> Target:
@@ -76,6 +78,10 @@ class Target:
             table = lib.mf_load_target(path.encode(), err, 512)
             if table == ffi.NULL:
                 raise TargetError(ffi.string(err).decode(errors="replace"))
+            if lib.mf_target_density(table, -1) >= 0:
+                from harness.run.symbols import install
+
+                install(path, table)   # site names: file:line (function)
         variants: list[str] = []
         if table.variants != ffi.NULL:
             i = 0
@@ -85,7 +91,8 @@ class Target:
         name = ffi.string(table.name).decode(errors="replace") if table.name != ffi.NULL else "?"
         again = given if Target.is_named(given) else (path or given)
         return Target(
-            name, path, int(table.abi_version), int(table.caps), tuple(variants), table, again
+            name, path, int(table.abi_version), int(table.caps), tuple(variants), table, again,
+            path is not None and lib.mf_target_density(table, -1) >= 0,
         )
 
     def single_thread_ops_per_s(self, nops: int, nkeys: int, seed: int = 1) -> float:
