@@ -23,7 +23,7 @@ from harness.cli.common import (
     err,
     fail,
 )
-from harness.data.schedule import MAX_CAPACITY, MAX_KEYS, MAX_OPS, MAX_THREADS
+from harness.data.schedule import MAX_CAPACITY, MAX_OPS, MAX_THREADS
 from harness.frontends.atheris_driver import (
     INSTALL_HINT,
     AtherisMissing,
@@ -41,6 +41,7 @@ from harness.search.campaign import (
     make_engine,
     run_campaign,
 )
+from harness.search.generate import MAX_CONTENDED
 
 
 class FuzzProgress:
@@ -158,11 +159,12 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
 @click.option("--keep-going", is_flag=True, help="do not stop at the first finding")
 @click.option("--no-canary", is_flag=True, help="skip the canary self-check (not recommended)")
 @click.option("--json", "json_mode", is_flag=True, help="print one JSON object at the end")
-@_shape_option("--threads", 1, MAX_THREADS, "threads per schedule (default 3)")
-@_shape_option("--ops", 1, MAX_OPS, "operations per thread (default 16)")
-@_shape_option("--keys", 1, MAX_KEYS, "contended keys the threads share (default 8)")
+@_shape_option("--threads", 1, MAX_THREADS, "pin the threads per schedule (default: drawn, 2..8)")
+@_shape_option("--ops", 1, MAX_OPS, "pin the operations per thread (default: drawn, 4..160)")
+@_shape_option("--keys", 1, MAX_CONTENDED,
+               "pin the contended keys the threads share (default: drawn, 2..320)")
 @_shape_option("--capacity", 0, MAX_CAPACITY,
-               "the map's capacity hint (default 8; small hints mean growth early)")
+               "pin the map's capacity hint (default: drawn; small hints mean growth early)")
 @click.option(
     "--noise",
     type=click.FloatRange(0, 1),
@@ -254,11 +256,15 @@ def fuzz(
             + f", seed {seed}, budget {seconds:g} s"
             + (f" / {execs} execs" if execs else "")
         )
-        if gen is not None and shape:
+        if gen is not None:
+            names = {"threads": "threads", "ops_per_thread": "ops per thread",
+                     "keys": "contended keys", "capacity": "capacity hint"}
+            pins = ", ".join(f"{names[k]} {getattr(gen, k)}" for k in names if k in gen.pinned)
             err.print(
-                f"workload: {gen.threads} threads x {gen.ops_per_thread} ops over {gen.keys} "
-                f"contended keys, capacity hint {gen.capacity}"
-                + (f", noise {cfg.noise:g}" if mode == "stress" else "")
+                "workload: swarm (each schedule draws its threads, keys, prefill, ops, "
+                "capacity hint, value and op mix)"
+                + (f"; pinned: {pins}" if pins else "")
+                + (f"; noise {cfg.noise:g}" if mode == "stress" else "")
             )
         if cfg.canary:
             err.print("canary: checking that a planted bug is found first ...")

@@ -21,6 +21,7 @@ from harness.run.target import Target
 MF_CAP_PUT_IF_ABSENT = 2
 MF_CAP_ITERATE = 4
 MF_CAP_EXACT_LEN = 8
+MF_CAP_EVENTS = 16
 
 def allowed_kinds(target: Target) -> tuple[str, ...]:
     """Op kinds a schedule may use on ``target``: no put_if_absent without

@@ -55,6 +55,11 @@ class InputSource(Protocol):
 
     def inputs(self, variants: Sequence[str], start: int = 0) -> Iterator[Input]: ...
 
+    def next_index(self, index: int, outcome: Outcome, plan: Plan) -> int:
+        """The index to run after ``index``: ``index + 1``, or further on to skip
+        inputs the outcome makes uninteresting (every index stays pure)."""
+        ...
+
 
 class WorkerDied(Exception):
     """The worker process died (signal) or hung while running input ``index``."""
@@ -102,6 +107,8 @@ class BatchResult:
     unknown: int = 0
     findings: list[Finding] = field(default_factory=list)
     features: int = 0
+    next_index: int = 0
+    """The first input index the batch did not consider (run or skipped)."""
 
 
 def _child(conn: Connection, progress: Any, target_spec: str) -> None:
@@ -144,17 +151,20 @@ def _fuzz_batch(
     seconds: float,
 ) -> BatchResult:
     """Run inputs from ``start`` until ``max_execs``, ``seconds`` or the first finding."""
-    result = BatchResult()
+    result = BatchResult(next_index=start)
     deadline = time.perf_counter() + seconds
-    for item in engine.inputs(target.variants, start):
-        if item.index >= start + max_execs:
-            break
+    index = start
+    items = engine.inputs(target.variants, index)
+    while result.execs < max_execs:
+        item = next(items)
         progress[0] = item.index
         try:
             outcome = execute(runner, target, item.plan, item.spec)
         except ExecutionSetupError as exc:
             raise WorkerError(f"input {item.index}: {exc}") from exc
         result.execs += 1
+        index = engine.next_index(item.index, outcome, item.plan)
+        result.next_index = index
         if outcome.violations:
             result.findings.append(_finding(item.index, item.schedule, item.spec, outcome))
             break
@@ -162,6 +172,8 @@ def _fuzz_batch(
             result.unknown += 1
         if time.perf_counter() >= deadline:
             break
+        if index != item.index + 1:
+            items = engine.inputs(target.variants, index)
     result.features = runner.features()
     return result
 
