@@ -107,9 +107,12 @@ def judge(plan: Plan, execution: Execution, target: Target, *, budget: int = 100
 
 
 def execute(
-    runner: Runner, target: Target, plan: Plan, spec: RunSpec, *, events: bool = False
+    runner: Runner, target: Target, plan: Plan, spec: RunSpec, *, events: bool = False,
+    trace_mirror: Any = None,
 ) -> Outcome:
     """Run and judge. ``events`` keeps the per-point event log (for explain); the
-    fuzz loop leaves it off because decoding it costs more than the run itself."""
-    execution = runner.run(plan, record_events=events, **spec.as_kwargs())
+    fuzz loop leaves it off because decoding it costs more than the run itself.
+    ``trace_mirror``: see Runner.run (a crash-safe copy of the decisions)."""
+    execution = runner.run(plan, record_events=events, trace_mirror=trace_mirror,
+                           **spec.as_kwargs())
     return judge(plan, execution, target)

@@ -142,7 +142,7 @@ def _died_finding(engine: RandomEngine, died: WorkerDied) -> Finding:
         schedule=to_json(engine.schedule(died.index)),
         spec=engine.run_spec(died.index),
         violations=(died.violation(),),
-        trace=(),
+        trace=died.trace,   # controlled: the decisions up to the crash (replayable)
         trace_hash=0,
     )
 
