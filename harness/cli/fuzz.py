@@ -81,9 +81,12 @@ class FuzzProgress:
     def __call__(self, result: CampaignResult, report: Report | None) -> None:
         if result.canary and not self.canary_shown and not self.json_mode:
             self.canary_shown = True
+            own = result.canary.get("target_variant")
+            also = (f" and {own['target']}'s first variant {own['variant']} ({own['class']}) "
+                    f"after {own['found_after_execs']}" if isinstance(own, dict) else "")
             self._print(
-                f"canary: found {result.canary['variant']} after "
-                f"{result.canary['found_after_execs']} executions; fuzzing the target now"
+                f"canary: found evacmap's {result.canary['variant']} after "
+                f"{result.canary['found_after_execs']} executions{also}; fuzzing the target now"
             )
         if report is not None:
             where = f" on key {report.key}" if report.key else ""

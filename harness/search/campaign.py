@@ -164,8 +164,30 @@ def hunt(worker: Worker, engine: RandomEngine, seconds: float) -> tuple[Finding 
     return None, time.perf_counter() - start, done
 
 
-def run_canary(seed: int = 0) -> dict[str, object]:
-    """Find CANARY_VARIANT on evacmap within the canary budget, or raise CanaryFailed."""
+def run_canary(seed: int = 0, target: Target | None = None) -> dict[str, object]:
+    """Find CANARY_VARIANT on evacmap within the canary budget, or raise CanaryFailed.
+    When ``target`` (the campaign's) is another target with seeded variants, also
+    find its first variant, so detection is proved on the user's own target; the
+    result names both (``target_variant``)."""
+    proof = _evacmap_canary(seed)
+    if target is None or target.path is None or not target.variants:
+        return proof
+    variant = target.variants[0]
+    cfg = CampaignConfig(target=target.spec, variant=variant, seed=seed, canary=False)
+    with Worker(target.spec) as worker:
+        finding, _, execs = hunt(worker, make_engine(cfg, target), CANARY_SECONDS)
+    if finding is None:
+        raise CanaryFailed(
+            f"the canary on {target.name}: its first seeded variant {variant!r} was not found "
+            f"in {CANARY_SECONDS:g} s ({execs} executions); a green run of this target would "
+            f"mean little. Check it alone: mapfuzz fuzz --target {target.spec} "
+            f"--variant {variant} --no-canary")
+    proof["target_variant"] = {"target": target.name, "variant": variant,
+                               "class": finding.violations[0].cls, "found_after_execs": execs}
+    return proof
+
+
+def _evacmap_canary(seed: int) -> dict[str, object]:
     cfg = CampaignConfig(variant=CANARY_VARIANT, seed=seed, canary=False)
     target = Target.load("evacmap")
     if CANARY_VARIANT not in target.variants:
@@ -195,7 +217,7 @@ def run_campaign(cfg: CampaignConfig, progress: Progress | None = None) -> Campa
         target=target.name, variant=cfg.variant, engine="random", mode=cfg.mode, seed=cfg.seed
     )
     if cfg.canary:
-        result.canary = run_canary(cfg.seed)
+        result.canary = run_canary(cfg.seed, target)
     seen_classes: set[str] = set()
     start = time.perf_counter()
     limit = cfg.max_execs if cfg.max_execs is not None else 1 << 62
