@@ -12,6 +12,7 @@ driven under its own contract it must stay clean.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def test_writes_never_overlap_reads_do(builds: tuple[Target, Target]) -> None:
             ex = runner.run(item.plan, seed=item.spec.seed)
             par = [r for r in ex.records if r.thread >= 0]
             writes = sorted((r.call, r.ret) for r in par if r.kind in (1, 2, 3))
-            assert all(a[1] < b[0] for a, b in zip(writes, writes[1:], strict=False))
+            assert all(a[1] < b[0] for a, b in pairwise(writes))
             reads = [(r.call, r.ret) for r in par if r.kind == 0]
             overlap_reads += sum(1 for c, t in reads for wc, wt in writes if c < wt and wc < t)
     assert overlap_reads > 0
