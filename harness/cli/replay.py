@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -52,6 +53,14 @@ from harness.run.worker import WorkerError
     help="stress mode: probability of noise at a schedule point",
 )
 @artifacts_option("where the reproducer of a finding is written")
+@click.option(
+    "--target",
+    default=None,
+    help="run on this target (a name or a .so path) instead of the schedule's own "
+    "config.target (raw fuzz bytes: evacmap)",
+)
+@click.option("--variant", default=None,
+              help="run this seeded variant instead of the schedule's config.variant")
 @click.option("--json", "json_mode", is_flag=True)
 def run(
     schedule: Path,
@@ -60,15 +69,28 @@ def run(
     seed: int | None,
     noise: float,
     artifacts: Path,
+    target: str | None,
+    variant: str | None,
     json_mode: bool,
 ) -> None:
-    """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it."""
+    """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it.
+
+    --target/--variant run it on another target or variant than the one it names."""
     loaded = load(schedule)
+    if target is not None or variant is not None:
+        config = dataclasses.replace(
+            loaded.schedule.config,
+            target=target if target is not None else loaded.schedule.config.target,
+            variant=variant if variant is not None else loaded.schedule.config.variant)
+        loaded = dataclasses.replace(
+            loaded, schedule=dataclasses.replace(loaded.schedule, config=config))
     target_spec = loaded.schedule.config.target
     try:
-        target = Target.load(target_spec)
-    except TargetError as exc:
+        tgt = Target.load(target_spec)
+        tgt.variant_index(loaded.schedule.config.variant)
+    except (TargetError, ValueError) as exc:
         fail(str(exc))
+    target_obj = tgt
     if seed is None:
         seed = loaded.seed or 0
     spec = RunSpec(
@@ -82,9 +104,9 @@ def run(
     path = None
     if attempt.violations:
         r = Reproducer(
-            target_name=target.name,
-            target_path=target.path,
-            abi_version=target.abi_version,
+            target_name=target_obj.name,
+            target_path=target_obj.path,
+            abi_version=target_obj.abi_version,
             spec=spec,
             schedule=loaded.schedule,
             trace=attempt.outcome.execution.trace if controlled and attempt.outcome else (),

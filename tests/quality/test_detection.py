@@ -16,9 +16,10 @@ from harness.search.campaign import CampaignConfig, make_engine
 from harness.search.engine import first_finding
 
 SEED = 2
-BUDGET = 3_000
+BUDGET = 4_000
 """Executions allowed per variant (controlled PCT, seed SEED); the slowest variant
-needs about 2,100 today."""
+(publish-ctrl-before-value) needs about 3,400 today with the swarm workload (each
+schedule draws its own shape; 2,100 with the former fixed shape)."""
 
 CORRECT_BUDGET = 6_000
 """Executions of the correct map that must produce no finding at all."""
@@ -34,7 +35,9 @@ EXPECTED: dict[str, set[str]] = {
     "put-fast-path-skips-lock": {"lost-write", "torn-value", "invariant", "stale-read"},
     "put-if-absent-no-recheck": {"stale-read", "invariant", "lost-write"},
     "evac-mark-before-copy": {"lost-write", "stale-read", "missing-key"},
-    "reader-absent-no-evac-recheck": {"lost-write", "stale-read"},
+    # (iterate looks up the keys an evacuation moved with the same lookup: its false
+    # absent makes a concurrent iteration skip a present key)
+    "reader-absent-no-evac-recheck": {"lost-write", "stale-read", "missing-key"},
     "geometry-split-publish": {"lost-write", "stale-read", "missing-key", "torn-value"},
     "delete-fast-path-skips-lock": {"lost-write", "invariant", "resurrected-delete"},
     "publish-ctrl-before-value": {"resurrected-delete", "torn-value", "phantom-value"},
