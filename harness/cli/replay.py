@@ -60,7 +60,7 @@ from harness.run.worker import WorkerError
     "config.target (raw fuzz bytes: evacmap)",
 )
 @click.option("--variant", default=None,
-              help="run this seeded variant instead of the schedule's config.variant")
+              help="run this seeded variant (or `correct`) instead of the schedule's own")
 @click.option("--json", "json_mode", is_flag=True)
 def run(
     schedule: Path,
@@ -81,7 +81,8 @@ def run(
         config = dataclasses.replace(
             loaded.schedule.config,
             target=target if target is not None else loaded.schedule.config.target,
-            variant=variant if variant is not None else loaded.schedule.config.variant)
+            variant=(None if variant == "correct" else variant) if variant is not None
+            else loaded.schedule.config.variant)
         loaded = dataclasses.replace(
             loaded, schedule=dataclasses.replace(loaded.schedule, config=config))
     target_spec = loaded.schedule.config.target

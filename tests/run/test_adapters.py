@@ -240,6 +240,21 @@ def test_guide_example_builds_runs_clean_and_its_bug_is_found(tmp_path: Path) ->
         hit = first_finding(engine, runner, t, 2_000)
     assert hit is not None
     assert {v.cls for v in hit[1].violations} & {"torn-value", "phantom-value"}
+    # the guide's `mapfuzz run ... --variant correct` line, as written, on the finding
+    import sys
+
+    from harness.run.reproducer import Reproducer, save
+
+    item, outcome = hit
+    save(Reproducer(t.name, t.path, 1, item.spec, item.schedule, outcome.execution.trace,
+                    outcome.execution.trace_hash, outcome.violations), tmp_path / "findings")
+    line = next(ln for ln in guide.splitlines() if ln.startswith("mapfuzz run "))
+    (found,) = (tmp_path / "findings").glob("*.json")
+    argv = line.replace("/tmp/mymap-findings/*.json", str(found)).split()
+    p = subprocess.run([sys.executable, "-m", "harness", *argv[1:]], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr          # the correct map passes it
+    assert "verdict: ok" in p.stderr
 
 
 def test_unwritable_cache_is_a_message(built: dict[str, adapters.AdapterStatus],
