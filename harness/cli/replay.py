@@ -31,6 +31,7 @@ from harness.run.inputs import LoadedInput, load_input
 from harness.run.reproducer import Reproducer, save, violation_json
 from harness.run.target import Target, TargetError
 from harness.run.worker import WorkerError
+from harness.tools.candidates import Case, signature_of
 
 
 @cli.command()
@@ -198,7 +199,11 @@ def repro(
         specs = [RunSpec(mode="stress", seed=r.spec.seed + i, noise=r.spec.noise) for i in range(n)]
     attempts = run_attempts(r.target_spec, loaded, specs)
     wanted = r.main_class
-    reproduced = sum(1 for a in attempts if any(v.cls == wanted for v in a.violations))
+    # a hit shows the finding's signature: its class on the same key (a crash: by the
+    # same signal), not merely any violation of that class
+    sig = signature_of(r.violations[0], r.schedule) if r.violations else None
+    case = Case(r.schedule, (), tuple(range(len(r.schedule.keys))))
+    reproduced = sum(1 for a in attempts if sig is not None and sig.matches(a.violations, case))
     hashes = {trace_hash_of(a) for a in attempts} if controlled else set()
     trace_hash = f"0x{next(iter(hashes)):016x}" if len(hashes) == 1 and None not in hashes else None
     first = next((a for a in attempts if a.violations), attempts[0])

@@ -216,3 +216,17 @@ def test_raw_crash_input_replays_as_the_engines_ran_it(tmp_path: Path) -> None:
     assert r.returncode == 1 and json.loads(r.stdout)["reproduced"] == 1
     clean = mapfuzz("repro", crash, "--json")
     assert clean.returncode == 0 and json.loads(clean.stdout)["reproduced"] == 0
+
+
+def test_repro_counts_only_the_findings_signature(tmp_path: Path) -> None:
+    """A replay that fails with the same class on another key is not a reproduction."""
+    src = ROOT / "corpus" / "regressions" / "reader-no-seq-validate--torn-value-097ccf6196ae.json"
+    same = mapfuzz("repro", src, "--runs", "2", "--json")
+    assert json.loads(same.stdout)["reproduced"] == 2, same.stderr
+    d = json.loads(src.read_text())
+    d["verdict"]["violations"][0]["key"] = "int:0"     # the finding claims the other key
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(d))
+    other = mapfuzz("repro", moved, "--runs", "2", "--json")
+    out = json.loads(other.stdout)
+    assert out["verdict"] == "violation" and out["reproduced"] == 0, other.stderr
