@@ -55,6 +55,8 @@ MAX_CONTENDED = 320
 SWARM_MAX_PREFILL = 2000
 """Largest prefill (distinct keys) a swarm shape draws."""
 SWARM_MAX_FRESH = 1000
+CLASSIC_SHARE = 0.4
+"""Share of swarm schedules that keep the configured (classic) shape."""
 """Largest number of fresh keys a swarm shape's threads insert."""
 
 
@@ -306,6 +308,11 @@ def draw_shape(rng: random.Random, cfg: GenConfig) -> GenConfig:
     kept), ``swarm`` off. Deterministic for a given rng state."""
     pin = cfg.pinned
     shape: dict[str, object] = {"swarm": False}
+    if rng.random() < CLASSIC_SHARE:
+        # the classic shape (cfg's own knobs: a few threads on a few keys, prefill
+        # aimed just under the modelled first growth): cheap, and tuned to evacmap-
+        # like tables
+        return replace(cfg, swarm=False)
     r = rng.random()
     capacity = (0 if r < 0.3 else rng.randint(1, GROUP_SLOTS - 1) if r < 0.45
                 else _log_uniform(rng, GROUP_SLOTS, 256))
