@@ -348,7 +348,9 @@ def draw_shape(rng: random.Random, cfg: GenConfig) -> GenConfig:
         prefill = round(total / rng.uniform(1.3, 2.5))
         fresh = total - prefill
     shape["prefill_keys"] = min(prefill, SWARM_MAX_PREFILL)
-    shape["fresh_keys"] = min(fresh, SWARM_MAX_FRESH)
+    # fresh inserts add ops and keys: none when the user pinned either
+    pinned_ops = "ops_per_thread" in pin or "keys" in pin
+    shape["fresh_keys"] = 0 if pinned_ops else min(fresh, SWARM_MAX_FRESH)
     # value sizes: all types, or a few; long bytes values short or up to 256
     vtypes = [t for t in VALUE_TYPES if rng.random() < 0.6] or [rng.choice(VALUE_TYPES)]
     shape["value_types"] = {t: rng.uniform(0.5, 2.0) for t in vtypes}

@@ -251,6 +251,15 @@ def test_swarm_draws_shapes_deterministically_and_keeps_pins() -> None:
     assert len({len(s.keys) for s in free}) > 50
 
 
+def test_pinned_ops_and_keys_hold_exactly() -> None:
+    cfg = GenConfig(swarm=True, ops_per_thread=5, keys=3,
+                    pinned=frozenset({"ops_per_thread", "keys"}))
+    for seed in range(100):
+        s = generate(random.Random(seed), cfg)
+        assert all(len(t) == 5 for t in s.threads)
+        assert all(op.key < 3 for t in s.threads for op in t)
+
+
 def test_fresh_keys_are_each_inserted_once_by_some_thread() -> None:
     s = generate(random.Random(3), GenConfig(keys=4, prefill_keys=50, fresh_keys=40))
     fresh = range(len(s.keys) - 40, len(s.keys))
