@@ -113,10 +113,12 @@ def test_keep_going_survives_crashes(crashmap: Path, tmp_path: Path) -> None:
 
 
 def test_spinning_target_is_a_hang_finding(crashmap: Path, tmp_path: Path) -> None:
+    # (crashmap also crashes on a delete of an absent key, which some schedules do
+    # before their first get spins: keep going past that crash)
     p = mapfuzz("fuzz", "--target", crashmap, "--variant", "spin-forever", "--no-canary",
-                "--execs", "5", "--artifacts", tmp_path, "--json")
+                "--execs", "20", "--keep-going", "--artifacts", tmp_path, "--json")
     assert p.returncode == 1, p.stderr
-    assert json.loads(p.stdout)["findings"][0]["class"] == "hang"
+    assert "hang" in {f["class"] for f in json.loads(p.stdout)["findings"]}
 
 
 def test_run_standard_schedule_is_ok() -> None:
