@@ -16,10 +16,9 @@ from harness.search.campaign import CampaignConfig, make_engine
 from harness.search.engine import first_finding
 
 SEED = 2
-BUDGET = 4_000
+BUDGET = 3_000
 """Executions allowed per variant (controlled PCT, seed SEED); the slowest variant
-(publish-ctrl-before-value) needs about 3,400 today with the swarm workload (each
-schedule draws its own shape; 2,100 with the former fixed shape)."""
+(blob-overwrite-in-place) needs about 1,100 today with the swarm workload."""
 
 CORRECT_BUDGET = 6_000
 """Executions of the correct map that must produce no finding at all."""
