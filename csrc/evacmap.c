@@ -459,7 +459,8 @@ static _Atomic uint32_t ev_fence_word;
 #endif
 
 static void noop_point(void *ctx, const char *site) { (void)ctx; (void)site; }
-static const mf_host ev_noop_host = { NULL, noop_point, noop_point };
+static const mf_host_ext ev_noop_host = {
+    { NULL, noop_point, noop_point }, sizeof(mf_host_ext), MF_HOST_EXT_VERSION, NULL };
 
 static inline void pt(const evacmap *m, const char *site) { m->host->point(m->host->ctx, site); }
 static inline void blk(const evacmap *m, const char *site) { m->host->blocked(m->host->ctx, site); }
@@ -1147,6 +1148,8 @@ static void grow_finish(evacmap *m, ev_table *t, ev_table *o)
 {
     pt(m, "grow:finish");
     publish(m, &t->dsteady);
+    /* Structural event (MF_CAP_EVENTS): the growth is over once dsteady is out. */
+    mf_report_event(m->host, MF_EVENT_GROW_END, t->ngroups * EV_GS);
     pt(m, "grow:finished");
     retire(m, &o->hdr);
 }
@@ -1204,6 +1207,9 @@ static int grow_step(evacmap *m)
         m->ndouble++;
     t->dgrow.old = c;
     pt(m, "grow:publish");
+    /* Structural event (MF_CAP_EVENTS): reported before the publish, so a
+     * reader that sees the growing desc always comes after the report. */
+    mf_report_event(m->host, MF_EVENT_GROW_BEGIN, ng * EV_GS);
     publish(m, &t->dgrow);
     pt(m, "grow:published");
     return 0;
@@ -1901,7 +1907,7 @@ static void *ev_create(const mf_host *host, uint64_t hash_seed, size_t capacity_
         free(m);
         return NULL;
     }
-    m->host = host ? host : &ev_noop_host;
+    m->host = host ? host : &ev_noop_host.base;
     m->seed = hash_seed;
     m->variant = variant;
     /* Relaxed: only uniqueness of the id matters. */
@@ -1993,7 +1999,8 @@ uint32_t mf_evacmap_hash(uint64_t seed, const uint8_t *key, size_t klen)
 
 static const mf_target ev_target = {
     .abi_version = MF_ABI_VERSION,
-    .caps = MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE | MF_CAP_EXACT_LEN,
+    .caps = MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE | MF_CAP_EXACT_LEN |
+            MF_CAP_EVENTS,
     .name = "evacmap",
     .variants = ev_variant_names,
     .create = ev_create,

@@ -130,7 +130,7 @@ struct mf_runner {
     const mf_instrument *inst;
     uint32_t max_threads;
     mf_slot *slots;
-    mf_host host;
+    mf_host_ext host;             /* host.base is what targets receive (extension: events) */
     int broken;
     _Atomic int quit;             /* pool shutdown (mf_runner_free) */
 
@@ -185,6 +185,23 @@ struct mf_runner {
     int pin;                      /* controlled mode: pin the run's threads to main's CPU */
     cpu_set_t cpus;               /* main's affinity at mf_runner_new (stress mode uses it) */
     int spin;                     /* spin iterations before sleeping in the kernel */
+
+    /* Structural events (MF_CAP_EVENTS), per run. Slots are claimed with a relaxed
+     * fetch_add (any thread may report, stress threads at once); main reads them
+     * after the parallel phase (ordered by the `remaining`/`done` chain) or after
+     * its own reports (program order). */
+    mf_sevent sevents[MF_SEVENT_CAP];
+    _Atomic uint32_t nsevents;
+    /* Growths begun and not yet ended (begin +1, end -1; relaxed: a feature bit,
+     * not a synchronisation). Controlled mode folds "a growth is running" into the
+     * interleaving features. */
+    _Atomic int growing;
+
+    /* Single-writer targets (no MF_CAP_MULTI_WRITER): the pool thread whose write
+     * op is in flight, UINT32_MAX for none. A writer takes it (CAS, acquire) before
+     * t_call and gives it back (release store) after t_ret; a second writer waits
+     * at a `blocked` point (controlled) or spins (stress). Reset by main per run. */
+    _Atomic uint32_t writer;
 };
 
 /* futex-backed hand-off words */
@@ -221,5 +238,7 @@ void mf_stress_begin(mf_runner *r);
 void mf_thread_done(mf_runner *r);               /* remaining--, wake main at 0 */
 /* The instrumentation runtime of a loaded target, or NULL (loader.c). */
 const mf_instrument *mf_target_instrument(const mf_target *t);
+void mf_writer_enter(mf_slot *me);               /* single-writer targets: wait for the write turn */
+void mf_writer_leave(mf_slot *me);
 
 #endif /* MAPFUZZ_HOST_H */

@@ -8,12 +8,24 @@
 #define MF_CAP_PUT_IF_ABSENT 2
 #define MF_CAP_ITERATE 4
 #define MF_CAP_EXACT_LEN 8
+#define MF_CAP_EVENTS 16
+#define MF_HOST_EXT_VERSION 1
+#define MF_EVENT_GROW_BEGIN 1
+#define MF_EVENT_GROW_END 2
+#define MF_EVENT_GENERATION 3
 
 typedef struct mf_host {
     void *ctx;
     void (*point)(void *ctx, const char *site);
     void (*blocked)(void *ctx, const char *site);
 } mf_host;
+
+typedef struct mf_host_ext {
+    mf_host base;
+    uint32_t size;
+    uint32_t version;
+    void (*event)(void *ctx, uint32_t kind, uint64_t arg);
+} mf_host_ext;
 
 typedef int (*mf_visit)(void *ctx, const uint8_t *key, size_t klen,
                         const uint8_t *val, size_t vlen);
@@ -89,6 +101,8 @@ typedef struct mf_config {
     const uint32_t *replay;
     uint32_t replay_len;
     uint64_t pct_steps;
+    uint32_t *trace_mirror;
+    uint32_t trace_mirror_cap;
 } mf_config;
 
 typedef struct mf_record {
@@ -99,6 +113,11 @@ typedef struct mf_record {
 typedef struct mf_item { uint64_t key_off; uint64_t val_off; uint32_t key_len; uint32_t val_len; } mf_item;
 
 typedef struct mf_event { uint32_t site; uint8_t thread; uint8_t kind; uint16_t op; } mf_event;
+
+typedef struct mf_sevent {
+    uint64_t clock; uint64_t arg; uint32_t step; uint8_t thread; uint8_t kind; uint16_t op;
+} mf_sevent;
+#define MF_SEVENT_CAP 4096
 
 typedef struct mf_result {
     int status;
@@ -116,6 +135,9 @@ typedef struct mf_result {
     const mf_event *events;
     int events_truncated;
     int broken;
+    uint32_t nsevents;
+    int sevents_truncated;
+    const mf_sevent *sevents;
 } mf_result;
 
 typedef struct mf_runner mf_runner;

@@ -82,6 +82,12 @@ typedef struct mf_config {
     uint32_t replay_len;          /* number of (step, thread) pairs in replay */
     uint64_t pct_steps;           /* PCT: estimated steps k (change points drawn in [1, k]);
                                      0 = 3 x the number of parallel ops */
+    uint32_t *trace_mirror;       /* optional (controlled): a copy of the decision trace kept
+                                     crash-safe, e.g. in memory shared with a parent process:
+                                     word 0 = number of trace words written so far, words
+                                     1..n = the trace; a dying run leaves every decision it
+                                     took up to the crash. NULL: none */
+    uint32_t trace_mirror_cap;    /* words in trace_mirror (the trace is cut at cap - 1) */
 } mf_config;
 
 typedef struct mf_record {
@@ -116,6 +122,22 @@ typedef struct mf_event {         /* one schedule point reached, in execution or
                                      (exit: the thread's op count) */
 } mf_event;
 
+typedef struct mf_sevent {        /* a structural event the target reported (MF_CAP_EVENTS) */
+    uint64_t clock;               /* the timestamp counter when it was reported: records with
+                                     t_ret < clock returned before it, records with
+                                     t_call >= clock were called after it */
+    uint64_t arg;                 /* the target's argument (new capacity, generation) */
+    uint32_t step;                /* controlled parallel phase: schedule events passed before it
+                                     (it lies between events[step - 1] and events[step]);
+                                     UINT32_MAX in any other phase or mode */
+    uint8_t  thread;              /* pool thread index, or MF_THREAD_SEQ (prefill, post phase,
+                                     a thread the runner does not own) */
+    uint8_t  kind;                /* MF_EVENT_* */
+    uint16_t op;                  /* pool thread: index of its op in flight in its list */
+} mf_sevent;
+
+#define MF_SEVENT_CAP 4096        /* structural events kept per run (more: sevents_truncated) */
+
 typedef struct mf_result {
     int      status;              /* MF_EXEC_* */
     char     message[512];        /* invariant text, error text, or "" */
@@ -139,6 +161,9 @@ typedef struct mf_result {
     int      broken;              /* a pool thread could not be recovered (stuck in the target
                                      without calling the host): this runner now refuses to
                                      run; free it (it is leaked, not joined) and create a new one */
+    uint32_t nsevents;            /* structural events, in the order they were reported */
+    int      sevents_truncated;   /* more than MF_SEVENT_CAP were reported */
+    const mf_sevent *sevents;     /* valid until the next run (both modes, every phase) */
 } mf_result;
 
 typedef struct mf_runner mf_runner;

@@ -23,7 +23,7 @@ from harness.cli.common import (
     err,
     fail,
 )
-from harness.data.schedule import MAX_CAPACITY, MAX_KEYS, MAX_OPS, MAX_THREADS
+from harness.data.schedule import MAX_CAPACITY, MAX_OPS, MAX_THREADS
 from harness.frontends.atheris_driver import (
     INSTALL_HINT,
     AtherisMissing,
@@ -41,6 +41,7 @@ from harness.search.campaign import (
     make_engine,
     run_campaign,
 )
+from harness.search.generate import MAX_CONTENDED
 
 
 class FuzzProgress:
@@ -80,9 +81,12 @@ class FuzzProgress:
     def __call__(self, result: CampaignResult, report: Report | None) -> None:
         if result.canary and not self.canary_shown and not self.json_mode:
             self.canary_shown = True
+            own = result.canary.get("target_variant")
+            also = (f" and {own['target']}'s first variant {own['variant']} ({own['class']}) "
+                    f"after {own['found_after_execs']}" if isinstance(own, dict) else "")
             self._print(
-                f"canary: found {result.canary['variant']} after "
-                f"{result.canary['found_after_execs']} executions; fuzzing the target now"
+                f"canary: found evacmap's {result.canary['variant']} after "
+                f"{result.canary['found_after_execs']} executions{also}; fuzzing the target now"
             )
         if report is not None:
             where = f" on key {report.key}" if report.key else ""
@@ -159,11 +163,12 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
 @click.option("--keep-going", is_flag=True, help="do not stop at the first finding")
 @click.option("--no-canary", is_flag=True, help="skip the canary self-check (not recommended)")
 @click.option("--json", "json_mode", is_flag=True, help="print one JSON object at the end")
-@_shape_option("--threads", 1, MAX_THREADS, "threads per schedule (default 3)")
-@_shape_option("--ops", 1, MAX_OPS, "operations per thread (default 16)")
-@_shape_option("--keys", 1, MAX_KEYS, "contended keys the threads share (default 8)")
+@_shape_option("--threads", 1, MAX_THREADS, "pin the threads per schedule (default: drawn, 2..8)")
+@_shape_option("--ops", 1, MAX_OPS, "pin the operations per thread (default: drawn, 4..160)")
+@_shape_option("--keys", 1, MAX_CONTENDED,
+               "pin the contended keys the threads share (default: drawn, 2..320)")
 @_shape_option("--capacity", 0, MAX_CAPACITY,
-               "the map's capacity hint (default 8; small hints mean growth early)")
+               "pin the map's capacity hint (default: drawn; small hints mean growth early)")
 @click.option(
     "--noise",
     type=click.FloatRange(0, 1),
@@ -255,11 +260,15 @@ def fuzz(
             + f", seed {seed}, budget {seconds:g} s"
             + (f" / {execs} execs" if execs else "")
         )
-        if gen is not None and shape:
+        if gen is not None:
+            names = {"threads": "threads", "ops_per_thread": "ops per thread",
+                     "keys": "contended keys", "capacity": "capacity hint"}
+            pins = ", ".join(f"{names[k]} {getattr(gen, k)}" for k in names if k in gen.pinned)
             err.print(
-                f"workload: {gen.threads} threads x {gen.ops_per_thread} ops over {gen.keys} "
-                f"contended keys, capacity hint {gen.capacity}"
-                + (f", noise {cfg.noise:g}" if mode == "stress" else "")
+                "workload: swarm (each schedule draws its threads, keys, prefill, ops, "
+                "capacity hint, value and op mix)"
+                + (f"; pinned: {pins}" if pins else "")
+                + (f"; noise {cfg.noise:g}" if mode == "stress" else "")
             )
         if cfg.canary:
             err.print("canary: checking that a planted bug is found first ...")

@@ -10,7 +10,7 @@ import click
 from harness.cli.common import cli, emit_json, err, fail
 from harness.run.target import BUILTINS, Target, TargetError
 
-CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"}
+CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len", 16: "events"}
 
 
 @cli.command()

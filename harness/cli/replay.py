@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from harness.run.inputs import LoadedInput, load_input
 from harness.run.reproducer import Reproducer, save, violation_json
 from harness.run.target import Target, TargetError
 from harness.run.worker import WorkerError
+from harness.tools.candidates import Case, signature_of
 
 
 @cli.command()
@@ -52,6 +54,14 @@ from harness.run.worker import WorkerError
     help="stress mode: probability of noise at a schedule point",
 )
 @artifacts_option("where the reproducer of a finding is written")
+@click.option(
+    "--target",
+    default=None,
+    help="run on this target (a name or a .so path) instead of the schedule's own "
+    "config.target (raw fuzz bytes: evacmap)",
+)
+@click.option("--variant", default=None,
+              help="run this seeded variant (or `correct`) instead of the schedule's own")
 @click.option("--json", "json_mode", is_flag=True)
 def run(
     schedule: Path,
@@ -60,15 +70,29 @@ def run(
     seed: int | None,
     noise: float,
     artifacts: Path,
+    target: str | None,
+    variant: str | None,
     json_mode: bool,
 ) -> None:
-    """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it."""
+    """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it.
+
+    --target/--variant run it on another target or variant than the one it names."""
     loaded = load(schedule)
+    if target is not None or variant is not None:
+        config = dataclasses.replace(
+            loaded.schedule.config,
+            target=target if target is not None else loaded.schedule.config.target,
+            variant=(None if variant == "correct" else variant) if variant is not None
+            else loaded.schedule.config.variant)
+        loaded = dataclasses.replace(
+            loaded, schedule=dataclasses.replace(loaded.schedule, config=config))
     target_spec = loaded.schedule.config.target
     try:
-        target = Target.load(target_spec)
-    except TargetError as exc:
+        tgt = Target.load(target_spec)
+        tgt.variant_index(loaded.schedule.config.variant)
+    except (TargetError, ValueError) as exc:
         fail(str(exc))
+    target_obj = tgt
     if seed is None:
         seed = loaded.seed or 0
     spec = RunSpec(
@@ -82,9 +106,9 @@ def run(
     path = None
     if attempt.violations:
         r = Reproducer(
-            target_name=target.name,
-            target_path=target.path,
-            abi_version=target.abi_version,
+            target_name=target_obj.name,
+            target_path=target_obj.path,
+            abi_version=target_obj.abi_version,
             spec=spec,
             schedule=loaded.schedule,
             trace=attempt.outcome.execution.trace if controlled and attempt.outcome else (),
@@ -175,7 +199,11 @@ def repro(
         specs = [RunSpec(mode="stress", seed=r.spec.seed + i, noise=r.spec.noise) for i in range(n)]
     attempts = run_attempts(r.target_spec, loaded, specs)
     wanted = r.main_class
-    reproduced = sum(1 for a in attempts if any(v.cls == wanted for v in a.violations))
+    # a hit shows the finding's signature: its class on the same key (a crash: by the
+    # same signal), not merely any violation of that class
+    sig = signature_of(r.violations[0], r.schedule) if r.violations else None
+    case = Case(r.schedule, (), tuple(range(len(r.schedule.keys))))
+    reproduced = sum(1 for a in attempts if sig is not None and sig.matches(a.violations, case))
     hashes = {trace_hash_of(a) for a in attempts} if controlled else set()
     trace_hash = f"0x{next(iter(hashes)):016x}" if len(hashes) == 1 and None not in hashes else None
     first = next((a for a in attempts if a.violations), attempts[0])

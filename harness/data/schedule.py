@@ -38,10 +38,16 @@ WRITE_KINDS = frozenset({"put", "put_if_absent"})
 KEYED_KINDS = frozenset({"get", "put", "put_if_absent", "delete"})
 
 MAX_THREADS = 16
-MAX_KEYS = 64
+MAX_KEYS = 4096
+"""Keys of one schedule: the contended pool and the prefill's filler keys (the C
+runner takes up to 65,535; the post phase reads every key once)."""
 MAX_OPS = 256
 """Ops per parallel thread."""
-MAX_PREFILL = 1024
+MAX_PREFILL = 4096
+BYTES_MAX_KEYS = 64
+"""The byte form's limits (fuzz engines mutate it; it is unchanged since format 1):
+larger schedules (the random engine's big prefills) exist in JSON form only."""
+BYTES_MAX_PREFILL = 1024
 MAX_CAPACITY = 4096
 MAX_SEED = (1 << 64) - 1
 
@@ -191,8 +197,8 @@ class Schedule:
 #   schedule := { "format": "mapfuzz-schedule/1",
 #                 "config": { "target": str, "variant": str | null,
 #                             "hash_seed": int (0..2^64-1), "capacity": int (0..4096) },
-#                 "keys":    [ key* ],                 1..64 keys, distinct
-#                 "prefill": [ op* ],                  puts only, at most 1024
+#                 "keys":    [ key* ],                 1..4096 keys, distinct
+#                 "prefill": [ op* ],                  puts only, at most 4096
 #                 "threads": [ [ op* ]* ] }            1..16 threads, at most 256 ops each
 #   key      := {"int": int} | {"myint": int} | {"str": str} | {"bytes": hex str}
 #   op       := ["get", k] | ["delete", k] | ["iterate"] | ["len"]
@@ -393,10 +399,11 @@ def loads(text: str) -> Schedule:
 #        str size = 9 + size % 7, bytes size = 16 + size % 241
 #   put      := u8 key  u8 vtype  [u8 size]            (prefill: kind is always put)
 #
-# Limits: those of Schedule.validate (16 threads, 64 keys, 31-byte key payloads, 256
-# ops a thread, 1024 prefill puts, capacity <= 4096). encode_bytes writes the
-# canonical form (ints in the fewest bytes), so decode_bytes(encode_bytes(s), s.config)
-# == s for every valid schedule.
+# Limits: those of Schedule.validate (16 threads, 31-byte key payloads, 256 ops a
+# thread, capacity <= 4096) and, narrower than validate's, BYTES_MAX_KEYS (64) keys
+# and BYTES_MAX_PREFILL (1024) prefill puts. encode_bytes writes the canonical form
+# (ints in the fewest bytes), so decode_bytes(encode_bytes(s), s.config) == s for
+# every valid schedule within those limits; it refuses larger ones.
 
 
 class _Reader:
@@ -477,10 +484,10 @@ def decode_bytes(data: bytes, config: MapConfig | None = None) -> Schedule:
     base = config if config is not None else MapConfig()
     r = _Reader(bytes(data))
     nthreads = r.u8() % MAX_THREADS + 1
-    nkeys = r.u8() % MAX_KEYS + 1
+    nkeys = r.u8() % BYTES_MAX_KEYS + 1
     capacity = r.var() % (MAX_CAPACITY + 1)
     seed = r.uint(8)
-    nprefill = r.var() % (MAX_PREFILL + 1)
+    nprefill = r.var() % (BYTES_MAX_PREFILL + 1)
     keys: list[Key] = []
     seen: set[bytes] = set()
     for i in range(nkeys):
@@ -549,8 +556,14 @@ def _write_op(out: bytearray, op: Op, with_kind: bool) -> None:
 
 
 def encode_bytes(s: Schedule) -> bytes:
-    """The canonical byte form of a valid schedule (target and variant left out)."""
+    """The canonical byte form of a valid schedule (target and variant left out).
+    ScheduleError for a schedule beyond the byte form's limits (BYTES_MAX_*)."""
     s.validate()
+    if len(s.keys) > BYTES_MAX_KEYS or len(s.prefill) > BYTES_MAX_PREFILL:
+        raise ScheduleError(
+            f"{len(s.keys)} keys, {len(s.prefill)} prefill puts: the byte form holds at most "
+            f"{BYTES_MAX_KEYS} keys and {BYTES_MAX_PREFILL} prefill puts; keep this schedule "
+            "as JSON (mapfuzz show / the reproducer file)")
     out = bytearray()
     out.append(len(s.threads) - 1)
     out.append(len(s.keys) - 1)

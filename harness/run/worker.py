@@ -4,7 +4,10 @@ The parent (the CLI) talks to one worker process over a pipe. Before each
 execution the worker stores the input's index in shared memory; when the worker
 dies by a signal, or stops answering past its deadline, the parent knows exactly
 which input killed it, kills and restarts the worker, and reports ``crash`` or
-``hang`` for that input. The fuzz loop itself (generate, run, judge) runs inside
+``hang`` for that input. A controlled run also mirrors its decision trace into
+shared memory (the C host writes each decision there as it takes it), so a run
+that kills the worker still leaves the decisions up to the crash: the crash
+replays exactly (``WorkerDied.trace``). The fuzz loop itself (generate, run, judge) runs inside
 the worker in batches bounded in time, so the pipe carries only findings and
 counts.
 
@@ -39,10 +42,12 @@ from harness.data.schedule import Schedule, from_json, to_json
 from harness.oracle import Violation
 from harness.run.crash_report import summarize
 from harness.run.execute import ExecutionSetupError, Outcome, RunSpec, execute
-from harness.run.runner import Runner
+from harness.run.runner import Runner, mirrored_trace
 from harness.run.target import Target
 
 _CTX = mp.get_context("spawn")
+TRACE_MIRROR_WORDS = 1 << 18
+"""Shared uint32 words for the crash-safe trace (word 0: words written)."""
 
 
 class Input(Protocol):
@@ -65,15 +70,22 @@ class InputSource(Protocol):
 
     def inputs(self, variants: Sequence[str], start: int = 0) -> Iterator[Input]: ...
 
+    def next_index(self, index: int, outcome: Outcome, plan: Plan) -> int:
+        """The index to run after ``index``: ``index + 1``, or further on to skip
+        inputs the outcome makes uninteresting (every index stays pure)."""
+        ...
+
 
 class WorkerDied(Exception):
     """The worker process died (signal) or hung while running input ``index``."""
 
-    def __init__(self, kind: str, index: int, detail: str) -> None:
+    def __init__(self, kind: str, index: int, detail: str, trace: tuple[int, ...] = ()) -> None:
         super().__init__(f"{kind} at input {index}: {detail}")
         self.kind = kind
         self.index = index
         self.detail = detail
+        self.trace = trace
+        """Controlled mode: the decisions the run took up to its death (replayable)."""
 
     def violation(self) -> Violation:
         what = "crashed" if self.kind == "crash" else "hung"
@@ -104,6 +116,8 @@ class Attempt:
 
     violations: tuple[Violation, ...]
     outcome: Outcome | None
+    trace: tuple[int, ...] = ()
+    """A run that killed the worker in controlled mode: its decisions up to the death."""
 
 
 @dataclass(slots=True)
@@ -112,9 +126,13 @@ class BatchResult:
     unknown: int = 0
     findings: list[Finding] = field(default_factory=list)
     features: int = 0
+    next_index: int = 0
+    """The first input index the batch did not consider (run or skipped)."""
 
 
-def _child(conn: Connection, progress: Any, target_spec: str, stderr_path: str) -> None:
+def _child(
+    conn: Connection, progress: Any, mirror: Any, target_spec: str, stderr_path: str
+) -> None:
     """Worker main loop: every request gets one reply, ("ok", payload) or ("error", text)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     fd = os.open(stderr_path, os.O_WRONLY | os.O_APPEND)
@@ -137,9 +155,9 @@ def _child(conn: Connection, progress: Any, target_spec: str, stderr_path: str) 
             return
         try:
             if kind == "fuzz":
-                reply: Any = _fuzz_batch(runner, target, progress, *request[1:])
+                reply: Any = _fuzz_batch(runner, target, (progress, mirror), *request[1:])
             elif kind == "run":
-                reply = _run(runner, target, progress, *request[1:])
+                reply = _run(runner, target, (progress, mirror), *request[1:])
             else:
                 raise WorkerError(f"unknown request {kind!r}")
             conn.send(("ok", reply))
@@ -147,27 +165,37 @@ def _child(conn: Connection, progress: Any, target_spec: str, stderr_path: str) 
             conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
 
 
+def _mirror_for(spec: RunSpec, mirror: Any) -> Any:
+    mirror[0] = 0
+    return memoryview(mirror).cast("B").cast("I") if spec.mode == "controlled" else None
+
+
 def _fuzz_batch(
     runner: Runner,
     target: Target,
-    progress: Any,
+    shared: tuple[Any, Any],
     engine: InputSource,
     start: int,
     max_execs: int,
     seconds: float,
 ) -> BatchResult:
     """Run inputs from ``start`` until ``max_execs``, ``seconds`` or the first finding."""
-    result = BatchResult()
+    progress, mirror = shared
+    result = BatchResult(next_index=start)
     deadline = time.perf_counter() + seconds
-    for item in engine.inputs(target.variants, start):
-        if item.index >= start + max_execs:
-            break
+    index = start
+    items = engine.inputs(target.variants, index)
+    while result.execs < max_execs:
+        item = next(items)
         progress[0] = item.index
         try:
-            outcome = execute(runner, target, item.plan, item.spec)
+            outcome = execute(runner, target, item.plan, item.spec,
+                              trace_mirror=_mirror_for(item.spec, mirror))
         except ExecutionSetupError as exc:
             raise WorkerError(f"input {item.index}: {exc}") from exc
         result.execs += 1
+        index = engine.next_index(item.index, outcome, item.plan)
+        result.next_index = index
         if outcome.violations:
             result.findings.append(_finding(item.index, item.schedule, item.spec, outcome))
             break
@@ -175,6 +203,8 @@ def _fuzz_batch(
             result.unknown += 1
         if time.perf_counter() >= deadline:
             break
+        if index != item.index + 1:
+            items = engine.inputs(target.variants, index)
     result.features = runner.features()
     return result
 
@@ -193,16 +223,18 @@ def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome) ->
 def _run(
     runner: Runner,
     target: Target,
-    progress: Any,
+    shared: tuple[Any, Any],
     schedule_json: dict[str, Any],
     specs: list[RunSpec],
 ) -> list[Outcome]:
+    progress, mirror = shared
     schedule = from_json(schedule_json)
     plan = compile_schedule(schedule, target.variants)
     outcomes = []
     for n, spec in enumerate(specs):
         progress[0] = n
-        outcomes.append(execute(runner, target, plan, spec, events=True))
+        outcomes.append(execute(runner, target, plan, spec, events=True,
+                                trace_mirror=_mirror_for(spec, mirror)))
     return outcomes
 
 
@@ -216,6 +248,7 @@ class Worker:
         self._conn: Connection | None = None
         self._progress: Any = None
         self._stderr: Any = None
+        self._mirror: Any = None
         self.restarts = 0
 
     def _start(self) -> None:
@@ -223,8 +256,11 @@ class Worker:
         self._progress = _CTX.Array("q", 2, lock=False)
         fd, path = tempfile.mkstemp(prefix="mapfuzz-worker-", suffix=".stderr")
         self._stderr = os.fdopen(fd, "rb")
+        self._mirror = _CTX.Array("I", TRACE_MIRROR_WORDS, lock=False)
         self._proc = _CTX.Process(
-            target=_child, args=(child, self._progress, self.target_spec, path), daemon=True
+            target=_child,
+            args=(child, self._progress, self._mirror, self.target_spec, path),
+            daemon=True,
         )
         try:
             self._proc.start()
@@ -253,13 +289,15 @@ class Worker:
                 code = self._proc.exitcode
                 index = int(self._progress[0])
                 said = summarize(self._relay_stderr())
+                # the decisions the dead run took (controlled mode; empty otherwise)
+                trace = mirrored_trace(self._mirror)
                 self._discard()
                 detail = (
                     f"worker killed by signal {-code} ({_signame(-code)}) while {what}"
                     if code is not None and code < 0
                     else f"worker exited with code {code} while {what}"
                 )
-                raise WorkerDied("crash", index, detail + (f"; {said}" if said else ""))
+                raise WorkerDied("crash", index, detail + (f"; {said}" if said else ""), trace)
             if time.monotonic() >= end:
                 index = int(self._progress[0])
                 self._proc.kill()
@@ -332,7 +370,7 @@ class Worker:
                 outcome = self.run(schedule, [spec])[0]
                 out.append(Attempt(outcome.violations, outcome))
             except WorkerDied as died:
-                out.append(Attempt((died.violation(),), None))
+                out.append(Attempt((died.violation(),), None, died.trace))
         return out
 
     def close(self) -> None:

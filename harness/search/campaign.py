@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data.schedule import MapConfig, from_json, to_json
-from harness.run.execute import RunSpec, allowed_kinds
+from harness.run.execute import MF_CAP_EVENTS, RunSpec, allowed_kinds
 from harness.run.reproducer import Reproducer, save
 from harness.run.target import Target
 from harness.run.worker import Finding, Worker, WorkerDied
@@ -77,8 +77,8 @@ class CampaignConfig:
     noise: float = DEFAULT_NOISE
     pct_depth: int = 3
     threads: int | None = None
-    """Workload shape of the generated schedules; None keeps the generator's default
-    (3 threads x 16 operations over 8 contended keys, capacity hint 8)."""
+    """Workload shape of the generated schedules; None lets each schedule draw its
+    own (swarm testing, harness.search.generate.draw_shape); a value pins it."""
     ops: int | None = None
     keys: int | None = None
     capacity: int | None = None
@@ -93,7 +93,8 @@ def make_engine(cfg: CampaignConfig, target: Target) -> RandomEngine:
         "threads": cfg.threads, "ops_per_thread": cfg.ops, "keys": cfg.keys,
         "capacity": cfg.capacity,
     }
-    gen = replace(gen_config_for(target), **{k: v for k, v in shape.items() if v is not None})
+    pinned = {k: v for k, v in shape.items() if v is not None}
+    gen = replace(gen_config_for(target), **pinned, pinned=frozenset(pinned))
     gen.check()
     # the generator takes target and variant from base; hash seed and capacity are its own
     base = MapConfig(target=target.spec, variant=cfg.variant)
@@ -103,13 +104,15 @@ def make_engine(cfg: CampaignConfig, target: Target) -> RandomEngine:
         pct_depth=cfg.pct_depth,
         noise=cfg.noise if cfg.mode == "stress" else 0.0,
     )
-    return RandomEngine(seed=cfg.seed, base=base, gen=gen, spec=spec)
+    return RandomEngine(seed=cfg.seed, base=base, gen=gen, spec=spec,
+                        events=bool(target.caps & MF_CAP_EVENTS))
 
 
 def gen_config_for(target: Target) -> GenConfig:
-    """The generator's defaults, less the operations the target does not offer:
-    put_if_absent without MF_CAP_PUT_IF_ABSENT, concurrent iterate without MF_CAP_ITERATE."""
-    gen = GenConfig()
+    """The random engine's generator: swarm shapes, less the operations the target
+    does not offer (put_if_absent without MF_CAP_PUT_IF_ABSENT, concurrent iterate
+    without MF_CAP_ITERATE)."""
+    gen = GenConfig(swarm=True)
     kinds = allowed_kinds(target)
     ops = {kind: w for kind, w in gen.op_weights.items() if kind in kinds}
     if target.name == "evacmap" and target.path is None:
@@ -139,7 +142,7 @@ def _died_finding(engine: RandomEngine, died: WorkerDied) -> Finding:
         schedule=to_json(engine.schedule(died.index)),
         spec=engine.run_spec(died.index),
         violations=(died.violation(),),
-        trace=(),
+        trace=died.trace,   # controlled: the decisions up to the crash (replayable)
         trace_hash=0,
     )
 
@@ -148,31 +151,55 @@ def hunt(worker: Worker, engine: RandomEngine, seconds: float) -> tuple[Finding 
     """Fuzz in ``worker`` until the first finding or ``seconds``: (finding or None,
     seconds taken, executions made). A run that kills the worker is a finding."""
     start = time.perf_counter()
-    done = 0
+    done = index = 0
     while (elapsed := time.perf_counter() - start) < seconds:
         try:
-            batch = worker.fuzz_batch(engine, done, 1 << 40, min(BATCH_SECONDS, seconds - elapsed))
+            batch = worker.fuzz_batch(engine, index, 1 << 40, min(BATCH_SECONDS, seconds - elapsed))
         except WorkerDied as died:
-            return _died_finding(engine, died), time.perf_counter() - start, died.index + 1
+            return _died_finding(engine, died), time.perf_counter() - start, done + 1
         done += batch.execs
+        index = batch.next_index
         if batch.findings:
             return batch.findings[0], time.perf_counter() - start, done
     return None, time.perf_counter() - start, done
 
 
-def run_canary(seed: int = 0) -> dict[str, object]:
-    """Find CANARY_VARIANT on evacmap within the canary budget, or raise CanaryFailed."""
+def run_canary(seed: int = 0, target: Target | None = None) -> dict[str, object]:
+    """Find CANARY_VARIANT on evacmap within the canary budget, or raise CanaryFailed.
+    When ``target`` (the campaign's) is another target with seeded variants, also
+    find its first variant, so detection is proved on the user's own target; the
+    result names both (``target_variant``)."""
+    proof = _evacmap_canary(seed)
+    if target is None or target.path is None or not target.variants:
+        return proof
+    variant = target.variants[0]
+    cfg = CampaignConfig(target=target.spec, variant=variant, seed=seed, canary=False)
+    with Worker(target.spec) as worker:
+        finding, _, execs = hunt(worker, make_engine(cfg, target), CANARY_SECONDS)
+    if finding is None:
+        raise CanaryFailed(
+            f"the canary on {target.name}: its first seeded variant {variant!r} was not found "
+            f"in {CANARY_SECONDS:g} s ({execs} executions); a green run of this target would "
+            f"mean little. Check it alone: mapfuzz fuzz --target {target.spec} "
+            f"--variant {variant} --no-canary")
+    proof["target_variant"] = {"target": target.name, "variant": variant,
+                               "class": finding.violations[0].cls, "found_after_execs": execs}
+    return proof
+
+
+def _evacmap_canary(seed: int) -> dict[str, object]:
     cfg = CampaignConfig(variant=CANARY_VARIANT, seed=seed, canary=False)
     target = Target.load("evacmap")
     if CANARY_VARIANT not in target.variants:
         raise CanaryFailed(f"evacmap has no variant {CANARY_VARIANT!r}; this build is broken")
     engine = make_engine(cfg, target)
     start = time.perf_counter()
-    done = 0
+    done = index = 0
     with Worker("evacmap") as worker:
         while done < CANARY_EXECS and time.perf_counter() - start < CANARY_SECONDS:
-            batch = worker.fuzz_batch(engine, done, CANARY_EXECS - done, BATCH_SECONDS)
+            batch = worker.fuzz_batch(engine, index, CANARY_EXECS - done, BATCH_SECONDS)
             done += batch.execs
+            index = batch.next_index
             if batch.findings:
                 return {"variant": CANARY_VARIANT, "found_after_execs": done}
     raise CanaryFailed(
@@ -190,25 +217,27 @@ def run_campaign(cfg: CampaignConfig, progress: Progress | None = None) -> Campa
         target=target.name, variant=cfg.variant, engine="random", mode=cfg.mode, seed=cfg.seed
     )
     if cfg.canary:
-        result.canary = run_canary(cfg.seed)
+        result.canary = run_canary(cfg.seed, target)
     seen_classes: set[str] = set()
     start = time.perf_counter()
     limit = cfg.max_execs if cfg.max_execs is not None else 1 << 62
     with Worker(cfg.target) as worker:
         index = 0
-        while index < limit:
+        while result.execs < limit:
             elapsed = time.perf_counter() - start
             if elapsed >= cfg.seconds:
                 break
             seconds = min(BATCH_SECONDS, cfg.seconds - elapsed)
             try:
-                batch = worker.fuzz_batch(engine, index, limit - index, seconds)
+                batch = worker.fuzz_batch(engine, index, limit - result.execs, seconds)
                 findings = batch.findings
-                index += batch.execs
+                index = batch.next_index
                 result.execs += batch.execs
                 result.unknown += batch.unknown
                 result.features = max(result.features, batch.features)
             except WorkerDied as died:
+                # the batch's executions before the death are not reported: count the
+                # indices up to it (an upper bound when feedback skipped some)
                 findings = [_died_finding(engine, died)]
                 result.execs += died.index - index + 1
                 index = died.index + 1

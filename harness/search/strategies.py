@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 
 from harness.data.schedule import (
+    BYTES_MAX_KEYS,
     MAX_CAPACITY,
-    MAX_KEYS,
     OP_KINDS,
     MapConfig,
     Op,
@@ -195,7 +195,7 @@ def contended_schedules(
     nkeys = draw(st.integers(1, max_keys))
     shared: list[Key] = draw(_shared_keys(nkeys))
     capacity = draw(_CAPACITIES)
-    fill = draw(st.integers(0, min(growth_threshold(capacity), MAX_KEYS - nkeys)))
+    fill = draw(st.integers(0, min(growth_threshold(capacity), BYTES_MAX_KEYS - nkeys)))
     seen = {encode_key(k) for k in shared}
     filler: list[Key] = []
     i = 0

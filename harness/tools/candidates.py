@@ -9,6 +9,7 @@ process (``WorkerRuns``) where a crash or hang of the target is an attempt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -102,14 +103,28 @@ class Case:
     run, see tiny_table)."""
 
 
+_SIGNAL = re.compile(r"signal (\d+)")
+
+
+def crash_signal(v: Violation) -> int | None:
+    """The signal number a ``crash`` finding names (None for other classes, or an
+    exit without a signal)."""
+    m = _SIGNAL.search(v.explanation) if v.cls == "crash" else None
+    return int(m.group(1)) if m else None
+
+
 @dataclass(frozen=True, slots=True)
 class Signature:
-    """A violation class and the role of its key (None: a whole-map finding)."""
+    """A violation class and the role of its key (None: a whole-map finding); for a
+    crash, the signal that killed the target (the same signal = the same crash)."""
 
     cls: str
     role: int | None
+    signal: int | None = None
 
     def describe(self, keys: Sequence[Key]) -> str:
+        if self.signal is not None:
+            return f"{self.cls} (signal {self.signal})"
         if self.role is None:
             return self.cls
         return f"{self.cls} on keys[{self.role}] ({format_key(keys[self.role])})"
@@ -117,6 +132,8 @@ class Signature:
     def matches(self, violations: Sequence[Violation], case: Case) -> bool:
         for v in violations:
             if v.cls != self.cls:
+                continue
+            if self.signal is not None and crash_signal(v) != self.signal:
                 continue
             if self.role is None:
                 return True
@@ -140,7 +157,7 @@ def lead_with(sig: Signature, case: Case) -> tuple[Violation, ...]:
 
 def signature_of(violation: Violation, schedule: Schedule) -> Signature:
     if violation.key is None:
-        return Signature(violation.cls, None)
+        return Signature(violation.cls, None, crash_signal(violation))
     for i, k in enumerate(schedule.keys):
         if format_key(k) == violation.key:
             return Signature(violation.cls, i)

@@ -2,7 +2,9 @@
 
 The replayed execution's events (schedule points, in the order the controlled
 scheduler ran them) are laid out as rows; each thread gets a column holding its
-site names, with operation calls and returns spelled out. The operations that
+site names, with operation calls and returns spelled out, and the structural
+events the target reported (a growth began or ended) in the thread that reported
+them, between the schedule points they came between. The operations that
 witness the violation are highlighted, and only the window around them is shown.
 """
 
@@ -15,6 +17,7 @@ from rich.text import Text
 from harness.data.history import TORN, History, Operation
 from harness.run.execute import Outcome
 from harness.run.reproducer import Reproducer
+from harness.run.runner import StructEvent
 
 EV_POINT, EV_BLOCKED, EV_CALL, EV_RETURN = range(4)
 
@@ -99,7 +102,17 @@ def render(r: Reproducer, outcome: Outcome, *, context: int = 12) -> RenderableT
     table.add_column("step", justify="right", style="dim")
     for t in range(nthreads):
         table.add_column(f"thread {t}")
+    structural: dict[int, list[StructEvent]] = {}
+    for se in outcome.execution.structural:
+        if se.step is not None:
+            structural.setdefault(se.step, []).append(se)
     for n in range(lo, hi):
+        for se in structural.get(n, ()):
+            # a structural event the target reported (MF_CAP_EVENTS), before event n
+            row: list[RenderableType] = ["", *([""] * nthreads)]
+            if 0 <= se.thread < nthreads:
+                row[1 + se.thread] = Text(f"== {se.kind} ({se.arg}) ==", style="bold magenta")
+            table.add_row(*row)
         e = events[n]
         hist_index = index.get((e.thread, e.op))
         if e.kind == EV_CALL and hist_index is not None:
@@ -110,7 +123,7 @@ def render(r: Reproducer, outcome: Outcome, *, context: int = 12) -> RenderableT
             cell = Text(e.site + (" (blocked)" if e.kind == EV_BLOCKED else ""), style="dim")
         if hist_index in witness:
             cell.stylize("bold red")
-        row: list[RenderableType] = [str(n), *([""] * nthreads)]
+        row = [str(n), *([""] * nthreads)]
         if 0 <= e.thread < nthreads:
             row[1 + e.thread] = cell
         table.add_row(*row)

@@ -412,7 +412,9 @@ def _stress_specs(r: Reproducer, first: int, n: int) -> list[RunSpec]:
 def _from_attempt(c: Case, a: Attempt) -> Case:
     o = a.outcome
     if o is None:
-        return Case(c.schedule, c.trace, c.origin, (), 0, a.violations)
+        # the target died: keep the decisions it took up to the death (controlled
+        # crash, from the worker's shared trace mirror), with no event log to remap
+        return Case(c.schedule, a.trace or c.trace, c.origin, (), 0, a.violations)
     ex = o.execution
     events = tuple((e.thread, e.op, e.kind) for e in ex.events)
     if ex.events_truncated:
@@ -468,11 +470,16 @@ def minimise(
     predicate = run_controlled if controlled else run_stress
     first = predicate(initial)
     if first is None:
-        how = "its recorded trace" if controlled else f"{policy.k} of {policy.n} stress runs"
+        if controlled:
+            raise TminError(
+                f"the input does not reproduce {sig.describe(r.schedule.keys)} under its "
+                "recorded trace; check it with: mapfuzz repro <file>")
         raise TminError(
-            f"the input does not reproduce {sig.describe(r.schedule.keys)} under {how}; "
-            "check it with: mapfuzz repro <file>"
-        )
+            f"the input does not reproduce {sig.describe(r.schedule.keys)} in "
+            f"{policy.k} of {policy.n} stress runs. Try first `mapfuzz repro --to-controlled "
+            "<file> -o DIR` (a controlled witness replays exactly and shrinks "
+            f"deterministically), or accept rarer failures with --min-hits (below "
+            f"{policy.k}) and more --runs")
     result = shrink(first, predicate, PASSES if controlled else STRESS_PASSES, case_size,
                     max_calls=max_calls, seconds=seconds)
     after = result.value

@@ -230,8 +230,12 @@ def test_first_growth_comes_at_the_modelled_threshold(cap):
             assert m.put(b"k%d" % i, b"i" * 9) == (0, None)
             assert m.check() is None
         assert hook.count("grow:publish") == 0
+        assert hook.structural == []
         assert m.put(b"k%d" % limit, b"i" * 9) == (0, None)
         assert hook.count("grow:publish") == 1
+        # the structural event comes between the publish's two schedule points
+        begin = (lib.MF_EVENT_GROW_BEGIN, 2 * max(1, -(-cap // 8)) * 8, "grow:publish")
+        assert hook.structural[0] == begin
         assert m.check() is None
         assert sorted(m.items()) == sorted((b"k%d" % i, b"i" * 9) for i in range(limit + 1))
     finally:
@@ -564,10 +568,12 @@ class Hook:
         self.errors: list[BaseException] = []
         self.fired = 0
         self.last = ""
+        self.last_site = ""
 
         @ffi.callback("void(void *, const char *)")
         def point(ctx, site):  # type: ignore[no-untyped-def]
             s = ffi.string(site).decode()
+            self.last_site = s
             self.sites[s] = self.sites.get(s, 0) + 1
             if s in self.arm:
                 self.arm = self.arm - {s}
@@ -582,8 +588,18 @@ class Hook:
         def blocked(ctx, site):  # type: ignore[no-untyped-def]
             self.errors.append(AssertionError(f"one thread blocked at {ffi.string(site)!r}"))
 
-        self._cbs = (point, blocked)
-        self.host = ffi.new("mf_host *", {"ctx": ffi.NULL, "point": point, "blocked": blocked})
+        @ffi.callback("void(void *, uint32_t, uint64_t)")
+        def event(ctx, kind, arg):  # type: ignore[no-untyped-def]
+            self.structural.append((kind, arg, self.last_site))
+
+        self.structural: list[tuple[int, int, str]] = []
+        self._cbs = (point, blocked, event)
+        # evacmap sets MF_CAP_EVENTS: it receives the extended host
+        self._ext = ffi.new("mf_host_ext *", {
+            "base": {"ctx": ffi.NULL, "point": point, "blocked": blocked},
+            "size": ffi.sizeof("mf_host_ext"), "version": lib.MF_HOST_EXT_VERSION,
+            "event": event})
+        self.host = ffi.addressof(self._ext, "base")
 
     def count(self, site: str) -> int:
         return self.sites.get(site, 0)

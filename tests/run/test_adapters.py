@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from harness.run import adapters
-from harness.run.execute import MF_CAP_EXACT_LEN, MF_CAP_ITERATE, MF_CAP_PUT_IF_ABSENT, execute
+from harness.run.execute import (
+    MF_CAP_EVENTS,
+    MF_CAP_EXACT_LEN,
+    MF_CAP_ITERATE,
+    MF_CAP_PUT_IF_ABSENT,
+    execute,
+)
 from harness.run.runner import Runner
 from harness.run.target import Target
 from harness.search.campaign import CampaignConfig, make_engine
@@ -136,7 +142,9 @@ def test_table_caps_and_variants(name: str, built: dict[str, adapters.AdapterSta
     assert t.name == name and t.abi_version == 1
     # many writers, put_if_absent and iteration alongside writers; len is exact
     # only when quiescent, so no MF_CAP_EXACT_LEN
-    assert t.caps == MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE
+    # structural events: libcuckoo exposes its table size, liburcu's lfht nothing
+    events = MF_CAP_EVENTS if name == "cuckoo" else 0
+    assert t.caps == MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE | events
     assert not t.caps & MF_CAP_EXACT_LEN
     assert set(t.variants) == set(EXPECTED[name])
     assert len(t.variants) >= 2
@@ -243,6 +251,21 @@ def test_guide_example_builds_runs_clean_and_its_bug_is_found(tmp_path: Path) ->
         hit = first_finding(engine, runner, t, 2_000)
     assert hit is not None
     assert {v.cls for v in hit[1].violations} & {"torn-value", "phantom-value"}
+    # the guide's `mapfuzz run ... --variant correct` line, as written, on the finding
+    import sys
+
+    from harness.run.reproducer import Reproducer, save
+
+    item, outcome = hit
+    save(Reproducer(t.name, t.path, 1, item.spec, item.schedule, outcome.execution.trace,
+                    outcome.execution.trace_hash, outcome.violations), tmp_path / "findings")
+    line = next(ln for ln in guide.splitlines() if ln.startswith("mapfuzz run "))
+    (found,) = (tmp_path / "findings").glob("*.json")
+    argv = line.replace("/tmp/mymap-findings/*.json", str(found)).split()
+    p = subprocess.run([sys.executable, "-m", "harness", *argv[1:]], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr          # the correct map passes it
+    assert "verdict: ok" in p.stderr
 
 
 def test_unwritable_cache_is_a_message(built: dict[str, adapters.AdapterStatus],
