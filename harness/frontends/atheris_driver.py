@@ -54,10 +54,9 @@ from harness.search.campaign import (
     CANARY_SECONDS,
     CANARY_VARIANT,
     CampaignConfig,
-    CampaignResult,
     CanaryFailed,
-    Report,
 )
+from harness.search.results import CampaignResult, Report
 
 SEED_INPUTS = 32
 MAX_LEN = 16384

@@ -20,7 +20,7 @@ from harness.oracle import Violation
 from harness.run.execute import ExecutionSetupError, RunSpec, execute
 from harness.run.runner import Runner
 from harness.run.target import Target
-from harness.run.worker import Attempt, Worker, WorkerError
+from harness.run.worker import Attempt, Worker, WorkerError, key_role
 from harness.search.schedule_search import AttemptRunner
 
 # ---- running candidates ------------------------------------------------------------
@@ -139,9 +139,4 @@ def lead_with(sig: Signature, case: Case) -> tuple[Violation, ...]:
 
 
 def signature_of(violation: Violation, schedule: Schedule) -> Signature:
-    if violation.key is None:
-        return Signature(violation.cls, None)
-    for i, k in enumerate(schedule.keys):
-        if format_key(k) == violation.key:
-            return Signature(violation.cls, i)
-    return Signature(violation.cls, None)
+    return Signature(violation.cls, key_role(violation.key, schedule))
