@@ -33,6 +33,7 @@ from harness.frontends.atheris_driver import (
     run_atheris_campaign,
 )
 from harness.run.target import Target, TargetError
+from harness.run.worker import WorkerError
 from harness.search.campaign import (
     DEFAULT_NOISE,
     CampaignConfig,
@@ -40,6 +41,7 @@ from harness.search.campaign import (
     make_engine,
     run_campaign,
 )
+from harness.search.cluster import ClusterError
 from harness.search.results import CampaignResult, Report
 
 
@@ -191,6 +193,14 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
     help="worker processes on one campaign (default: every core for --engine random, "
     f"here {default_jobs()}; 1 for the other engines)",
 )
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="ADDRESS",
+    help="random engine: run the campaign on a Dask cluster (tcp://HOST:8786 of a "
+    "`dask scheduler`; `local` starts 2 worker processes here); needs "
+    "pip install 'mapfuzz[cluster]'",
+)
 @click.argument("libfuzzer_flags", nargs=-1, type=click.UNPROCESSED)
 def fuzz(
     target: str,
@@ -212,6 +222,7 @@ def fuzz(
     noise: float | None,
     corpus: Path | None,
     jobs: int | None,
+    cluster: str | None,
     libfuzzer_flags: tuple[str, ...],
 ) -> None:
     """Fuzz a map: generated schedules on real threads, every execution judged by the oracle.
@@ -236,7 +247,15 @@ def fuzz(
         capacity=capacity,
         noise=DEFAULT_NOISE if noise is None else noise,
         jobs=jobs if jobs is not None else (default_jobs() if engine == "random" else 1),
+        cluster=cluster,
     )
+    if cluster is not None and engine != "random":
+        fail(f"--cluster is for --engine random ({engine} runs on this machine; use --jobs)")
+    if cluster is not None and jobs is not None:
+        fail("--cluster and --jobs: the cluster's workers are the jobs; give one of them")
+    if cluster is not None and importlib.util.find_spec("distributed") is None:
+        fail(escape("--cluster needs Dask distributed; install it with: "
+                    "pip install 'mapfuzz[cluster]'"))
     if jobs is not None and jobs > 1 and engine == "hypothesis":
         fail("--jobs is for --engine random and atheris (hypothesis runs one property)")
     shape = [f"--{n}" for n, v in (("threads", threads), ("ops", ops), ("keys", keys),
@@ -272,7 +291,8 @@ def fuzz(
             + (f", {strategy}" if mode == "controlled" else "")
             + f", seed {seed}, budget {seconds:g} s"
             + (f" / {execs} execs" if execs else "")
-            + (f", {cfg.jobs} jobs" if cfg.jobs > 1 else "")
+            + (f", on the Dask cluster {cluster}" if cluster else
+               f", {cfg.jobs} jobs" if cfg.jobs > 1 else "")
         )
         if gen is not None and shape:
             err.print(
@@ -296,6 +316,10 @@ def fuzz(
                 result = run_campaign(cfg, progress)
     except CanaryFailed as exc:
         fail(str(exc), EXIT_INTERNAL)
+    except ClusterError as exc:
+        fail(escape(str(exc)))
+    except WorkerError as exc:  # the target failed to load in a worker (on a cluster node)
+        fail(escape(f"a worker could not run the target: {str(exc).splitlines()[0]}"))
     except AtherisMissing as exc:
         fail(escape(str(exc)))
     except (TargetError, ValueError) as exc:

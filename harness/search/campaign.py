@@ -12,6 +12,7 @@ that cannot find a planted bug must never report green.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -223,17 +224,28 @@ def run_campaign(cfg: CampaignConfig, progress: Progress | None = None) -> Campa
     )
     if cfg.canary:
         result.canary = run_canary(cfg.seed)
-    limit = cfg.max_execs if cfg.max_execs is not None else 1 << 62
-    first_only = not cfg.keep_going
-    start = time.perf_counter()
-    feed = Feed(Ledger(limit, first_only=first_only), start + cfg.seconds, first_only=first_only)
-    books = _Books(cfg, target, engine.gen, result, feed, progress)
-    books.start = start
-    try:
-        run_jobs(max(1, cfg.jobs), cfg.target, engine, feed, books.slice_done)
-    finally:
-        with feed.lock:
-            rest = feed.ledger.flush()
-        books.commit(rest)
-        result.elapsed_s = time.perf_counter() - start
+    with contextlib.ExitStack() as stack:
+        client = None
+        if cfg.cluster is not None:
+            from harness.search import cluster  # the cluster extra, only when asked for
+
+            client = stack.enter_context(cluster.connect(cfg.cluster))
+        limit = cfg.max_execs if cfg.max_execs is not None else 1 << 62
+        first_only = not cfg.keep_going
+        start = time.perf_counter()
+        feed = Feed(Ledger(limit, first_only=first_only), start + cfg.seconds,
+                    first_only=first_only)
+        books = _Books(cfg, target, engine.gen, result, feed, progress)
+        books.start = start
+        try:
+            if client is not None:
+                result.jobs = cluster.threads_of(client)
+                cluster.run_on_cluster(client, cfg.target, engine, feed, books.slice_done)
+            else:
+                run_jobs(max(1, cfg.jobs), cfg.target, engine, feed, books.slice_done)
+        finally:
+            with feed.lock:
+                rest = feed.ledger.flush()
+            books.commit(rest)
+            result.elapsed_s = time.perf_counter() - start
     return result

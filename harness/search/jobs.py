@@ -81,11 +81,10 @@ def run_jobs(
         try:
             with Worker(target_spec) as worker:
                 while not stop.is_set() and (sl := feed.take(size)) is not None:
-                    t0 = time.perf_counter()
-                    left = feed.deadline - t0
+                    left = feed.deadline - time.perf_counter()
                     res = run_slice(worker, engine, *sl, left, first_only=feed.first_only)
                     results.put(feed.put(res))
-                    size = slice_size(res.execs, time.perf_counter() - t0)
+                    size = slice_size(res.execs, res.seconds)
         except BaseException as exc:
             results.put(exc)
         finally:

@@ -38,6 +38,8 @@ class SliceResult:
     unknown: int = 0
     features: int = 0
     findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+    """How long the slice ran (sizes the next one)."""
 
 
 def died_finding(engine: RandomEngine, died: WorkerDied) -> Finding:
@@ -64,7 +66,8 @@ def run_slice(
     """Run inputs ``[start, end)`` in ``worker`` for at most ``seconds``; with
     ``first_only`` stop at the first finding."""
     res = SliceResult(start, start)
-    deadline = time.perf_counter() + seconds
+    began = time.perf_counter()
+    deadline = began + seconds
     source: InputSource = engine
     while res.stop < end and (left := deadline - time.perf_counter()) > 0:
         try:
@@ -83,6 +86,7 @@ def run_slice(
         res.findings.extend(batch.findings)
         if batch.findings and first_only:
             break
+    res.seconds = time.perf_counter() - began
     return res
 
 
