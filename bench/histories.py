@@ -10,7 +10,8 @@ last write that returned before the get was called), which must be a violation.
     python bench/histories.py DIR --stale    # and a stale-read copy of each
     python bench/histories.py DIR --only 100k
 
-Files: ``DIR/<name>.jsonl`` (and ``DIR/<name>-stale.jsonl``); names and shapes in ROWS.
+Files: ``DIR/<name>.jsonl`` (and ``DIR/<name>-stale.jsonl``); names and shapes in
+harness.bench.scaling.ROWS (`mapfuzz bench` measures the same histories).
 """
 
 from __future__ import annotations
@@ -21,18 +22,11 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from harness.bench.scaling import ROWS
 from harness.data.history import History, Operation
 from harness.data.history_file import history_lines
 from harness.data.synth import synthetic_history
 
-ROWS: dict[str, dict[str, int]] = {
-    "2k-16t-1k": {"ops": 2_000, "threads": 16, "keys": 1},
-    "2k-32t-1k": {"ops": 2_000, "threads": 32, "keys": 1},
-    "2k-64t-1k": {"ops": 2_000, "threads": 64, "keys": 1},
-    "1m-64t-1000k": {"ops": 1_000_000, "threads": 64, "keys": 1_000},
-    "100k-8t-100k": {"ops": 100_000, "threads": 8, "keys": 100},
-}
-"""name -> shape (operations, threads, keys), as in the table of BENCHMARKS.md."""
 
 def inject_stale_read(h: History) -> int:
     """Make one get return a value its key no longer held: the first get that found a
