@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from harness.cli.common import (
     EXIT_OK,
     artifacts_option,
     cli,
+    default_jobs,
     emit_json,
     err,
     fail,
@@ -43,14 +43,6 @@ from harness.search.campaign import (
 )
 from harness.search.cluster import ClusterError
 from harness.search.results import CampaignResult, Report
-
-
-def default_jobs() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class FuzzProgress:
