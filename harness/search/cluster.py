@@ -3,7 +3,7 @@
 The client (this process) keeps the campaign's :class:`~harness.search.slices.Ledger`
 and submits slices of input indices as tasks, two per Dask worker thread, so no
 worker waits for the next one. Each task runs its slice in a mapfuzz worker process
-on the Dask worker (:func:`slice_task`; one kept per Dask worker process and target),
+on the Dask worker (:func:`slice_task`; one kept per Dask worker thread and target),
 so a target that crashes kills that mapfuzz worker, never the Dask worker: the crash
 is a finding of the slice like any other. Findings travel back inside the task's
 result and the client writes the reproducers. A Dask worker that dies mid-slice
@@ -49,7 +49,7 @@ class ClusterError(Exception):
     """The cluster cannot be used (extra missing, no scheduler at the address, ...)."""
 
 
-_WORKERS: dict[str, Worker] = {}
+_WORKERS: dict[tuple[str, int], Worker] = {}
 _WORKERS_LOCK = threading.Lock()
 
 
@@ -61,11 +61,12 @@ def slice_task(
     process (started on first use, restarted after a crash by ``run_slice``)."""
     if mp.current_process().daemon:
         raise ClusterError(DAEMON_HINT)
+    slot = (target_spec, threading.get_ident())  # one per Dask worker thread
     with _WORKERS_LOCK:
-        worker = _WORKERS.get(target_spec)
+        worker = _WORKERS.get(slot)
         if worker is None:
-            worker = _WORKERS[target_spec] = Worker(target_spec)
-        return run_slice(worker, engine, start, end, seconds, first_only=first_only)
+            worker = _WORKERS[slot] = Worker(target_spec)
+    return run_slice(worker, engine, start, end, seconds, first_only=first_only)
 
 
 def close_workers() -> int:
