@@ -45,7 +45,8 @@ PORCUPINE_RECORDED_S: dict[str, float | None] = {
 """Porcupine's check on the same kind of history (Go 1.19, quiet machine, medians of
 3; None: unknown after 20 s), as recorded before this module existed. A live figure
 replaces it when ``MAPFUZZ_PORCUPINE`` names a reader program (``PROGRAM FILE`` prints
-the check's seconds on its last line)."""
+the check's seconds on its last line, and ``Unknown`` on stderr when its timeout ran
+out); such a program is not part of mapfuzz (build one against Porcupine outside it)."""
 
 SEEDED = ("geometry-split-publish", "publish-ctrl-before-value", "iter-no-snapshot")
 """Seeded bugs whose first finding takes hundreds of PCT executions (BENCHMARKS.md)."""
@@ -102,14 +103,23 @@ def bench_first_finding(quick: bool, log: Log, tmp: Path) -> list[dict[str, Any]
     return rows
 
 
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
+    "sys.stdout.buffer.write(p.stdout)\n"
+    "sys.stderr.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+)
+"""Runs a command and reports its peak RSS. A small process in between: a child's peak
+RSS on Linux includes its parent's at the fork, and the bench's own is large."""
+
+
 def _run_measured(cmd: list[str]) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KB) and stdout of one command."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    _, _, usage = os.wait4(proc.pid, 0)
-    proc.returncode = 0
-    return time.perf_counter() - t0, usage.ru_maxrss, out
+    p = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
+                       check=False)
+    wall = time.perf_counter() - t0
+    return wall, int(p.stderr.strip().splitlines()[-1]), p.stdout
 
 
 def bench_check_history(quick: bool, log: Log, tmp: Path) -> dict[str, Any]:
@@ -147,8 +157,12 @@ def bench_check_history(quick: bool, log: Log, tmp: Path) -> dict[str, Any]:
                 res = subprocess.run([porcupine, str(path)], capture_output=True, text=True,
                                      timeout=120)
                 times.append(float(res.stdout.strip().splitlines()[-1]))
-            row["porcupine_live_s"] = round(statistics.median(times), 4)
-        ref = row.get("porcupine_live_s") or row["porcupine_recorded_s"]
+                if "Unknown" in res.stderr:  # its timeout ran out: no verdict, no time
+                    row["porcupine_live_unknown_after_s"] = round(times[-1])
+                    break
+            else:
+                row["porcupine_live_s"] = round(statistics.median(times), 4)
+        ref = row.get("porcupine_live_s") if porcupine else row["porcupine_recorded_s"]
         if ref:
             row["porcupine_over_check"] = round(ref / max(row["check_s"], 1e-6), 1)
         out[name] = row
@@ -202,7 +216,9 @@ def scaling_markdown(results: dict[str, Any]) -> list[str]:
     for name, row in s["check_history"].items():
         live = row.get("porcupine_live_s")
         rec = row["porcupine_recorded_s"]
+        gave_up = row.get("porcupine_live_unknown_after_s")
         por = (f"{live} (live)" if live is not None else
+               f"unknown after {gave_up} s (live)" if gave_up is not None else
                f"{rec} (recorded)" if rec is not None else "unknown after 20 s (recorded)")
         lines.append(f"| {name} | {row['whole_command_s']} | {row['peak_rss_mb']} | "
                      f"{row['check_s']} | {row['verdict']} | {por} | "
