@@ -19,6 +19,7 @@ from harness.cli.common import (
     EXIT_OK,
     artifacts_option,
     cli,
+    default_jobs,
     emit_json,
     err,
     fail,
@@ -32,16 +33,17 @@ from harness.frontends.atheris_driver import (
     run_atheris_campaign,
 )
 from harness.run.target import Target, TargetError
+from harness.run.worker import WorkerError
 from harness.search.campaign import (
     DEFAULT_NOISE,
     CampaignConfig,
-    CampaignResult,
     CanaryFailed,
-    Report,
     make_engine,
     run_campaign,
 )
+from harness.search.cluster import ClusterError
 from harness.search.generate import MAX_CONTENDED
+from harness.search.results import CampaignResult, Report
 
 
 class FuzzProgress:
@@ -182,6 +184,21 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
     default=None,
     help="atheris: the corpus directory libFuzzer reads and grows (default: a temporary one)",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="worker processes on one campaign (default: every core for --engine random, "
+    f"here {default_jobs()}; 1 for the other engines)",
+)
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="ADDRESS",
+    help="random engine: run the campaign on a Dask cluster (tcp://HOST:8786 of a "
+    "`dask scheduler`; `local` starts 2 worker processes here); needs "
+    "pip install 'mapfuzz[cluster]'",
+)
 @click.argument("libfuzzer_flags", nargs=-1, type=click.UNPROCESSED)
 def fuzz(
     target: str,
@@ -202,6 +219,8 @@ def fuzz(
     capacity: int | None,
     noise: float | None,
     corpus: Path | None,
+    jobs: int | None,
+    cluster: str | None,
     libfuzzer_flags: tuple[str, ...],
 ) -> None:
     """Fuzz a map: generated schedules on real threads, every execution judged by the oracle.
@@ -225,7 +244,18 @@ def fuzz(
         keys=keys,
         capacity=capacity,
         noise=DEFAULT_NOISE if noise is None else noise,
+        jobs=jobs if jobs is not None else (default_jobs() if engine == "random" else 1),
+        cluster=cluster,
     )
+    if cluster is not None and engine != "random":
+        fail(f"--cluster is for --engine random ({engine} runs on this machine; use --jobs)")
+    if cluster is not None and jobs is not None:
+        fail("--cluster and --jobs: the cluster's workers are the jobs; give one of them")
+    if cluster is not None and importlib.util.find_spec("distributed") is None:
+        fail(escape("--cluster needs Dask distributed; install it with: "
+                    "pip install 'mapfuzz[cluster]'"))
+    if jobs is not None and jobs > 1 and engine == "hypothesis":
+        fail("--jobs is for --engine random and atheris (hypothesis runs one property)")
     shape = [f"--{n}" for n, v in (("threads", threads), ("ops", ops), ("keys", keys),
                                     ("capacity", capacity)) if v is not None]
     if shape and engine != "random":
@@ -259,6 +289,8 @@ def fuzz(
             + (f", {strategy}" if mode == "controlled" else "")
             + f", seed {seed}, budget {seconds:g} s"
             + (f" / {execs} execs" if execs else "")
+            + (f", on the Dask cluster {cluster}" if cluster else
+               f", {cfg.jobs} jobs" if cfg.jobs > 1 else "")
         )
         if gen is not None:
             names = {"threads": "threads", "ops_per_thread": "ops per thread",
@@ -286,6 +318,10 @@ def fuzz(
                 result = run_campaign(cfg, progress)
     except CanaryFailed as exc:
         fail(str(exc), EXIT_INTERNAL)
+    except ClusterError as exc:
+        fail(escape(str(exc)))
+    except WorkerError as exc:  # the target failed to load in a worker (on a cluster node)
+        fail(escape(f"a worker could not run the target: {str(exc).splitlines()[0]}"))
     except AtherisMissing as exc:
         fail(escape(str(exc)))
     except (TargetError, ValueError) as exc:
@@ -293,42 +329,70 @@ def fuzz(
     except RuntimeError as exc:
         fail(escape(str(exc)), EXIT_INTERNAL)
     if json_mode:
-        emit_json(
-            {
-                "target": result.target,
-                "variant": result.variant,
-                "engine": result.engine,
-                "mode": result.mode,
-                "seed": result.seed,
-                "elapsed_s": round(result.elapsed_s, 3),
-                "execs": result.execs,
-                "execs_per_s": round(result.execs / result.elapsed_s, 1)
-                if result.elapsed_s
-                else 0.0,
-                "canary": result.canary,
-                "findings": [
-                    {
-                        "class": f.cls,
-                        "key": f.key,
-                        "first_found_s": round(f.first_found_s, 3),
-                        "execs_to_find": f.execs_to_find,
-                        "reproducer": str(f.reproducer),
-                    }
-                    for f in result.findings
-                ],
-            }
-        )
+        emit_json(result_json(result))
     else:
-        rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
-        err.print(
-            f"done: {result.execs} executions in {result.elapsed_s:.1f} s ({rate:,.0f}/s), "
-            f"{len(result.findings)} finding(s), {result.unknown} undecided (unknown)"
-        )
-        if isinstance(result, AtherisResult):
-            err.print(
-                f"libFuzzer: {result.features} features, corpus {result.corpus} inputs"
-                + (f" in {corpus}" if corpus else "")
-            )
-            for crash in result.crash_files:
-                err.print(f"libFuzzer crash input: {crash}")
+        print_summary(result, corpus)
     sys.exit(EXIT_FINDING if result.findings else EXIT_OK)
+
+
+
+def result_json(result: CampaignResult) -> dict[str, Any]:
+    """The --json object of a campaign."""
+    return {
+        "target": result.target,
+        "variant": result.variant,
+        "engine": result.engine,
+        "mode": result.mode,
+        "seed": result.seed,
+        "jobs": result.jobs,
+        "cluster": result.cluster,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "execs": result.execs,
+        "execs_per_s": round(result.execs / result.elapsed_s, 1) if result.elapsed_s else 0.0,
+        "canary": result.canary,
+        "findings": [
+            {
+                "class": f.cls,
+                "key": f.key,
+                "explanation": f.explanation,
+                "hits": f.hits,
+                "first_found_s": round(f.first_found_s, 3),
+                "execs_to_find": f.execs_to_find,
+                "input": f.index,
+                "mode": f.mode,
+                "target": f.target or result.target,
+                "reproducer": str(f.reproducer),
+                "replay": f.replay,
+            }
+            for f in result.findings
+        ],
+    }
+
+
+def print_summary(result: CampaignResult, corpus: Path | None) -> None:
+    """The end-of-run summary: totals, then every distinct finding and how to replay it."""
+    rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
+    where = f" on {result.jobs} workers" if result.jobs > 1 else ""
+    where = f" on the cluster at {result.cluster}" if result.cluster else where
+    err.print(
+        f"done: {result.execs} executions in {result.elapsed_s:.1f} s ({rate:,.0f}/s){where}, "
+        f"{len(result.findings)} distinct finding(s) in {result.hits} hit(s), "
+        f"{result.unknown} undecided (unknown)"
+    )
+    for n, f in enumerate(result.findings, 1):
+        key = f" on key {f.key}" if f.key else ""
+        hits = f"{f.hits} hit" + ("s" if f.hits != 1 else "")
+        sig = f"; {f.signature.describe()}" if f.signature and f.signature.describe() else ""
+        err.print(
+            f"  {n}. {escape(f.cls)}{escape(key)} ({hits}{escape(sig)}, "
+            f"first at execution {f.execs_to_find})\n"
+            f"     {escape(f.explanation)}\n     replay with: {escape(f.replay)}",
+            markup=True,
+        )
+    if isinstance(result, AtherisResult):
+        err.print(
+            f"libFuzzer: {result.features} features, corpus {result.corpus} inputs"
+            + (f" in {corpus}" if corpus else "")
+        )
+        for crash in result.crash_files:
+            err.print(f"libFuzzer crash input: {crash}")

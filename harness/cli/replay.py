@@ -16,9 +16,11 @@ from harness.cli.common import (
     EXIT_OK,
     artifacts_option,
     cli,
+    default_jobs,
     emit_json,
     err,
     fail,
+    jobs_option,
     load,
     print_violations,
     run_attempts,
@@ -167,6 +169,8 @@ def run(
     help="raw fuzz input (a crash file): the target it was fuzzed on",
 )
 @click.option("--variant", default=None, help="raw fuzz input: the variant it was fuzzed on")
+@jobs_option("--to-controlled: worker processes that run the search's runs at once "
+             "(same witness)")
 @click.option("--json", "json_mode", is_flag=True)
 def repro(
     file: Path,
@@ -176,6 +180,7 @@ def repro(
     artifacts: Path,
     target: str,
     variant: str | None,
+    jobs: int | None,
     json_mode: bool,
 ) -> None:
     """Replay a reproducer: exactly (controlled) or N times counting hits (stress).
@@ -190,7 +195,7 @@ def repro(
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; run it with: mapfuzz run {file}")
     if to_controlled:
-        _to_controlled(file, r, budget, artifacts, json_mode)
+        _to_controlled(file, r, budget, artifacts, json_mode, jobs or default_jobs())
     controlled = r.spec.mode == "controlled"
     n = runs or (1 if controlled else 20)
     if controlled:
@@ -300,14 +305,14 @@ def _hex(value: int | None) -> str | None:
 
 
 def _to_controlled(
-    file: Path, r: Reproducer, budget: int, artifacts: Path, json_mode: bool
+    file: Path, r: Reproducer, budget: int, artifacts: Path, json_mode: bool, jobs: int,
 ) -> NoReturn:
-    from harness.tools.candidates import WorkerRuns
+    from harness.tools.candidates import PoolRuns
     from harness.tools.witness import find_witness
 
     if r.spec.mode == "controlled":
         fail(f"{file} is already a controlled reproducer; replay it with: mapfuzz repro {file}")
-    runs = WorkerRuns(r.target_spec)
+    runs = PoolRuns(r.target_spec, jobs)
     try:
         result = find_witness(r, runs, budget)
     except WorkerError as exc:

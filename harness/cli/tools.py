@@ -14,15 +14,17 @@ from harness.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     cli,
+    default_jobs,
     emit_json,
     err,
     fail,
+    jobs_option,
     load,
 )
 from harness.data.schedule import MapConfig
 from harness.run.reproducer import Reproducer, ReproducerError, save, to_json_obj
 from harness.run.worker import WorkerError
-from harness.tools.candidates import LocalRuns, Runs, WorkerRuns
+from harness.tools.candidates import LocalRuns, PoolRuns, Runs
 from harness.tools.cmin import (
     CminError,
     MergeError,
@@ -99,9 +101,11 @@ def _size_text(d: dict[str, int]) -> str:
     is_flag=True,
     help="run candidates in this process (faster; a target crash ends tmin)",
 )
+@jobs_option("worker processes that run a search's candidates at once (same result)")
 @click.option("--json", "json_mode", is_flag=True)
 def tmin(
-    file: Path, out: str, seconds: float, n: int, k: int, in_process: bool, json_mode: bool
+    file: Path, out: str, seconds: float, n: int, k: int, in_process: bool,
+    jobs: int | None, json_mode: bool,
 ) -> None:
     """Shrink a reproducer: fewer threads, ops, prefill, keys and preemptions, same failure.
 
@@ -115,7 +119,10 @@ def tmin(
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; get one with mapfuzz run or fuzz")
     start = time.monotonic()
-    runs: Runs = LocalRuns(r.target_spec) if in_process else WorkerRuns(r.target_spec)
+    if in_process and jobs is not None and jobs > 1:
+        fail("--in-process runs candidates here, one at a time; --jobs is for worker processes")
+    runs: Runs = (LocalRuns(r.target_spec) if in_process
+                  else PoolRuns(r.target_spec, jobs or default_jobs()))
     try:
         res = minimise(
             r,

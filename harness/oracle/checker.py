@@ -53,9 +53,11 @@ def events_by_key(
     if cols is not None:
         from harness.data.history import NULL
 
-        written = {v: (None if x == NULL else x) for v, (x, w) in enumerate(
-            zip(cols.value_key.tolist(), cols.value_writer.tolist(), strict=True))
-            if w != NULL and v < len(values)}
+        nv = len(values)
+        wrote = (cols.value_writer[:nv] != NULL).nonzero()[0]
+        written = dict(zip(wrote.tolist(), [None if x == NULL else x
+                                            for x in cols.value_key[wrote].tolist()],
+                           strict=True))
     else:
         written = {v: vi.key for v, vi in enumerate(values) if vi.writer is not None}
     wget = written.get
@@ -175,12 +177,15 @@ def check(history: History, *, budget: int = 100_000) -> Verdict:
     return check_with(history, budget=budget, vector=len(history.ops) >= VECTOR_MIN_OPS)
 
 
-def check_with(history: History, *, budget: int = 100_000, vector: bool = False) -> Verdict:
-    """``check``, choosing whether keys are first cleared in bulk (same verdicts)."""
+def check_with(
+    history: History, *, budget: int = 100_000, vector: bool = False, procs: int | None = None,
+) -> Verdict:
+    """``check``, choosing whether keys are first cleared in bulk (same verdicts), and on
+    how many processes (default: the cores, for big histories; harness.oracle.partition)."""
     split = None
     if vector:
-        from .vector import split as vector_split
-        split = vector_split(history, budget)
+        from .partition import split_parallel
+        split = split_parallel(history, budget, procs)
     cleared_steps = 0
     if split is None:
         per_key, bad, errors, nm, value_problem = events_by_key(history)

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from harness.data.history import KIND_CODE, NULL, STATUS_CODE, Columns, History, build_columns
+from harness.data.history_columns import OpsView, ValuesView
 
 I64 = np.int64
 Arr = Any  # numpy arrays (numpy's own annotations are not needed for --strict here)
@@ -212,15 +213,28 @@ class Split(NamedTuple):
     """The columns split read, built from ``ops`` (the leftovers' value arrays)."""
 
 
+def owned_columns(history: History) -> Columns | None:
+    """The columns ``history.ops`` and ``history.values`` are read-only views of
+    (harness.data.history_columns: a history read from a file), else None. The views
+    make every ``Operation`` from those arrays and refuse edits, and a list put in
+    their place is not a view, so these columns always describe the operations."""
+    ops, values = history.ops, history.values
+    if (isinstance(ops, OpsView) and isinstance(values, ValuesView)
+            and values.cols.value_key is ops.cols.value_key):
+        return ops.cols
+    return None
+
+
 def split(history: History, budget: int) -> Split | None:
     """Clear what can be cleared in bulk, on columns built from ``history.ops`` here
-    (never columns from elsewhere: they could describe other operations).
+    or the columns its read-only views are made from (``owned_columns``); never
+    columns from elsewhere: they could describe other operations.
 
     None when the whole history should take the plain path (iterate, len or failed
     operations, keys that are not ids, huge timestamps, fields without an int64
     form).
     """
-    cols = build_columns(history)
+    cols = owned_columns(history) or build_columns(history)
     if cols is None:
         return None
     n = len(cols)

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 from harness.data.plan import Plan, compile_schedule
 from harness.data.schedule import Schedule, from_json, to_json
+from harness.data.values import format_key
 from harness.oracle import Violation
 from harness.run.crash_report import summarize
 from harness.run.execute import ExecutionSetupError, Outcome, RunSpec, execute
@@ -108,6 +109,20 @@ class Finding:
     violations: tuple[Violation, ...]
     trace: tuple[int, ...]
     trace_hash: int
+    role: int | None = None
+    """Index in the schedule's keys of the first violation's key (None: no key)."""
+    sites: tuple[str, ...] = ()
+    """Kinds of the operations witnessing the first violation, sorted, without repeats."""
+
+
+def key_role(key: str | None, schedule: Schedule) -> int | None:
+    """The index in ``schedule.keys`` of a violation's key (its display form), or None."""
+    if key is None:
+        return None
+    for i, k in enumerate(schedule.keys):
+        if format_key(k) == key:
+            return i
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +225,8 @@ def _fuzz_batch(
 
 
 def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome) -> Finding:
+    first = outcome.violations[0]
+    ops = outcome.history.ops
     return Finding(
         index=index,
         schedule=to_json(schedule),
@@ -217,6 +234,8 @@ def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome) ->
         violations=outcome.violations,
         trace=outcome.execution.trace,
         trace_hash=outcome.execution.trace_hash,
+        role=key_role(first.key, schedule),
+        sites=tuple(sorted({ops[i].kind for i in first.ops if 0 <= i < len(ops)})),
     )
 
 
@@ -401,4 +420,4 @@ def _signame(signum: int) -> str:
         return "unknown signal"
 
 
-__all__ = ["BatchResult", "Finding", "Worker", "WorkerDied", "WorkerError"]
+__all__ = ["BatchResult", "Finding", "Worker", "WorkerDied", "WorkerError", "key_role"]

@@ -548,3 +548,15 @@ def standard_schedule() -> Schedule:
     )
     config = MapConfig("evacmap", None, STANDARD_SEED, 16)
     return Schedule(config, keys, prefill, (t0, t1, t2)).validate()
+
+
+def key_role(cfg: GenConfig, index: int | None) -> str | None:
+    """The part a key of a generated schedule plays, from its index in ``keys``:
+    ``"colliding"`` (a contended key drawn to share a hash home), ``"contended"``
+    (the pool the threads draw from) or ``"filler"`` (prefill only); None for None."""
+    if index is None:
+        return None
+    ncol = round(cfg.colliding_keys * cfg.keys)
+    if ncol >= 2 and index < ncol:
+        return "colliding"
+    return "contended" if index < cfg.keys else "filler"

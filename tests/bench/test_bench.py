@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.bench import suite
+from harness.bench import scaling, suite
 from harness.bench.suite import bench_maps, machine_facts, standard_schedule, write_markdown
 from harness.bench.tools import bench_tmin, bench_witness
 from harness.data.schedule import dumps
@@ -93,6 +93,20 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
                       "same_key": True, "attempts": 7}],
             "findings": 1, "witnessed": 1, "median_attempts": 7, "budget": 1000,
         },
+        "scaling": {
+            "rates": {"seconds_each": 4.0, "rounds": 1,
+                      "execs_per_s": {"jobs_1": 1000, "jobs_2": 1900,
+                                      "cluster_local_2_workers": 1800},
+                      "vs_jobs_1": {"jobs_1": 1.0, "jobs_2": 1.9,
+                                    "cluster_local_2_workers": 1.8},
+                      "cluster_vs_jobs_2": 0.95},
+            "first_finding": [{"variant": "v1", "jobs_1_median_s": 1.0, "jobs_2_median_s": 0.6,
+                               "jobs_1_execs": [10], "jobs_2_execs": [10]}],
+            "check_history": {"h": {"whole_command_s": 0.5, "peak_rss_mb": 90,
+                                    "check_s": 0.01, "verdict": "ok",
+                                    "porcupine_recorded_s": 0.068,
+                                    "porcupine_over_check": 6.8}},
+        },
     }
     out = tmp_path / "B.md"
     write_markdown(results, out)
@@ -106,6 +120,19 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
     assert "| v2 | not found in 60 s |" in text
     assert "| v1 | 1 | 1 | 1 | 7 |" in text
     assert "Witnessed: 1 of 1 (100%), 1 of them on the stress finding's own key" in text
+    assert "| jobs 2 | 1,900 | 1.9x |" in text and "0.95x the rate of `--jobs 2`" in text
+    assert "| v1 | 1.0 | 0.6 | [10] |" in text
+    assert "| h | 0.5 | 90 | 0.01 | ok | 0.068 (recorded) | 6.8 |" in text
+
+
+def test_check_history_benchmark_runs_the_command_on_each_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scaling, "ROWS", {"tiny": {"ops": 300, "threads": 4, "keys": 2}})
+    out = scaling.bench_check_history(False, None, tmp_path)
+    row = out["tiny"]
+    assert row["verdict"] == "ok" and row["whole_command_s"] > row["check_s"] > 0
+    assert row["peak_rss_mb"] > 10 and row["porcupine_recorded_s"] is None
 
 
 def test_tmin_benchmark_measures_and_replays_a_real_minimisation() -> None:

@@ -93,6 +93,29 @@ def test_fuzz_workload_options_refuse_what_they_cannot_do(args: list[str], messa
     assert p.returncode == 2 and message in p.stderr, p.stderr
 
 
+def test_fuzz_jobs_summary_lists_each_distinct_finding_with_hits_and_replay(
+    tmp_path: Path,
+) -> None:
+    art = tmp_path / "art"
+    p = mapfuzz("fuzz", "--variant", "reader-no-seq-validate", "--no-canary", "--execs", "800",
+                "--keep-going", "--jobs", "2", "--artifacts", art, "--json")
+    assert p.returncode == 1, p.stderr
+    out = json.loads(p.stdout)
+    assert out["jobs"] == 2 and out["execs"] == 800
+    findings = out["findings"]
+    assert len(findings) >= 2 and sum(f["hits"] for f in findings) > len(findings)
+    for f in findings:
+        assert f["replay"] == f"mapfuzz repro {f['reproducer']}"
+        assert f["mode"] == "controlled" and f["target"] == "evacmap" and f["explanation"]
+    # without --json, the end-of-run summary names each one and how to replay it
+    q = mapfuzz("fuzz", "--variant", "reader-no-seq-validate", "--no-canary", "--execs", "800",
+                "--keep-going", "--jobs", "2", "--artifacts", art)
+    summary = q.stderr[q.stderr.index("done: 800 executions"):]
+    assert f"{len(findings)} distinct finding(s)" in summary
+    for n, f in enumerate(findings, 1):
+        assert f"{n}. {f['class']}" in summary and f"replay with: {f['replay']}" in summary
+
+
 def test_segfaulting_target_is_a_crash_finding(crashmap: Path, tmp_path: Path) -> None:
     p = mapfuzz("fuzz", "--target", crashmap, "--no-canary", "--execs", "50",
                 "--artifacts", tmp_path, "--json")

@@ -22,7 +22,7 @@ from test_oracle_bruteforce import SEED, build
 
 from harness.data.history import TORN, History
 from harness.data.synth import synthetic_history
-from harness.oracle import check, checker, vector
+from harness.oracle import check, checker, partition, vector
 from harness.oracle.checker import VECTOR_MIN_OPS, check_with
 
 N_SMALL = int(os.environ.get("MAPFUZZ_VECTOR_SMALL_N", "20000"))
@@ -116,6 +116,7 @@ def test_big_history_takes_the_bulk_path(monkeypatch: pytest.MonkeyPatch) -> Non
         return real_events(h, only, cols)
 
     monkeypatch.setattr(vector, "split", spy_split)
+    monkeypatch.setattr(partition, "split", spy_split)  # check() splits through it
     monkeypatch.setattr(checker, "events_by_key", spy_events)
     h = synthetic_history(ops=VECTOR_MIN_OPS * 5, keys=100, threads=16, seed=5, pending=2)
     v = check(h)
