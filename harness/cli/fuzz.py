@@ -159,7 +159,13 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
     show_default=True,
     help="time budget in seconds",
 )
-@click.option("--execs", type=click.IntRange(min=1), default=None, help="execution budget")
+@click.option(
+    "--execs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="input budget: inputs 0..N-1 of the campaign (feedback may skip some, so at "
+    "most N executions)",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @artifacts_option("where reproducers are written")
 @click.option("--keep-going", is_flag=True, help="do not stop at the first finding")

@@ -62,7 +62,8 @@ def test_fuzz_correct_map_runs_the_canary_and_finds_nothing(tmp_path: Path) -> N
     p = mapfuzz("fuzz", "--execs", "300", "--artifacts", tmp_path, "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert out["findings"] == [] and out["execs"] == 300
+    # --execs bounds the inputs; feedback skips some schedules (harness.search.engine)
+    assert out["findings"] == [] and 0 < out["execs"] <= 300
     assert out["canary"]["variant"] == "reader-no-seq-validate"
     assert out["canary"]["found_after_execs"] >= 1
     assert list(tmp_path.iterdir()) == []
@@ -101,7 +102,7 @@ def test_fuzz_jobs_summary_lists_each_distinct_finding_with_hits_and_replay(
                 "--keep-going", "--jobs", "2", "--artifacts", art, "--json")
     assert p.returncode == 1, p.stderr
     out = json.loads(p.stdout)
-    assert out["jobs"] == 2 and out["execs"] == 800
+    assert out["jobs"] == 2 and 0 < out["execs"] <= 800
     findings = out["findings"]
     assert len(findings) >= 2 and sum(f["hits"] for f in findings) > len(findings)
     for f in findings:
@@ -110,7 +111,7 @@ def test_fuzz_jobs_summary_lists_each_distinct_finding_with_hits_and_replay(
     # without --json, the end-of-run summary names each one and how to replay it
     q = mapfuzz("fuzz", "--variant", "reader-no-seq-validate", "--no-canary", "--execs", "800",
                 "--keep-going", "--jobs", "2", "--artifacts", art)
-    summary = q.stderr[q.stderr.index("done: 800 executions"):]
+    summary = q.stderr[q.stderr.index("done: "):]
     assert f"{len(findings)} distinct finding(s)" in summary
     for n, f in enumerate(findings, 1):
         assert f"{n}. {f['class']}" in summary and f"replay with: {f['replay']}" in summary
