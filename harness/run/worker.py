@@ -194,13 +194,15 @@ def _fuzz_batch(
     max_execs: int,
     seconds: float,
 ) -> BatchResult:
-    """Run inputs from ``start`` until ``max_execs``, ``seconds`` or the first finding."""
+    """Run inputs from ``start`` until the next one is ``start + max_execs`` or beyond
+    (the engine's feedback may skip inputs, so this bounds the input range, not only
+    the executions), ``seconds`` run out, or the first finding."""
     progress, mirror = shared
     result = BatchResult(next_index=start)
     deadline = time.perf_counter() + seconds
     index = start
     items = engine.inputs(target.variants, index)
-    while result.execs < max_execs:
+    while result.next_index < start + max_execs:
         item = next(items)
         progress[0] = item.index
         try:

@@ -260,8 +260,8 @@ def run_campaign(cfg: CampaignConfig, progress: Progress | None = None) -> Campa
         limit = cfg.max_execs if cfg.max_execs is not None else 1 << 62
         first_only = not cfg.keep_going
         start = time.perf_counter()
-        feed = Feed(Ledger(limit, first_only=first_only), start + cfg.seconds,
-                    first_only=first_only)
+        ledger = Ledger(limit, first_only=first_only, align=engine.seeds_per_schedule)
+        feed = Feed(ledger, start + cfg.seconds, first_only=first_only)
         books = _Books(cfg, target, engine.gen, result, feed, progress)
         books.start = start
         try:

@@ -99,9 +99,13 @@ class Ledger:
     ``limit``: the execution budget (indices ``[0, limit)``); ``first_only``: the
     campaign stops at its first finding, so once a finding at index f is known no
     index above f is handed out, and only the lowest finding is released.
+    ``align``: slices end on multiples of it (the engine's seeds per schedule), so the
+    engine's feedback, which skips only to the next schedule's first input, never
+    skips across a slice: the inputs run do not depend on how the range was cut.
     """
 
-    def __init__(self, limit: int, *, first_only: bool) -> None:
+    def __init__(self, limit: int, *, first_only: bool, align: int = 1) -> None:
+        self.align = max(1, align)
         self.next = 0
         self.stop_at = limit
         self.first_only = first_only
@@ -115,7 +119,8 @@ class Ledger:
         """The next slice, or None when nothing is left to hand out."""
         if self.next >= self.stop_at:
             return None
-        start, self.next = self.next, min(self.next + size, self.stop_at)
+        end = -(-(self.next + size) // self.align) * self.align
+        start, self.next = self.next, min(end, self.stop_at)
         return start, self.next
 
     def put(self, res: SliceResult) -> list[Finding]:

@@ -74,7 +74,8 @@ def test_jobs_2_finds_the_same_first_finding_as_jobs_1(tmp_path: Path) -> None:
     assert one.findings and one.findings[0].index is not None
     assert one.findings[0].index > 50
     assert _summary(one) == _summary(two)
-    assert one.execs == one.findings[0].index + 1
+    # every input up to the finding considered; feedback skipped some of them
+    assert one.execs == two.execs <= one.findings[0].index + 1
     # the reproducers are the same file content
     assert (load(one.findings[0].reproducer).trace ==
             load(two.findings[0].reproducer).trace)
@@ -86,7 +87,7 @@ def test_jobs_2_finds_the_same_findings_and_hits_for_an_execution_budget(
     kw = {"variant": "reader-no-seq-validate", "seed": 5, "max_execs": 1200, "keep_going": True}
     one = _campaign(tmp_path, 1, **kw)
     two = _campaign(tmp_path, 2, **kw)
-    assert one.execs == two.execs == 1200
+    assert one.execs == two.execs <= 1200  # feedback may skip inputs, the same ones
     assert len(one.findings) >= 2 and one.hits > len(one.findings)  # deduplicated
     assert _summary(one) == _summary(two)
     # one reproducer per distinct finding, the lowest input of each signature
