@@ -24,13 +24,19 @@ SEEDED = {"variant": "reader-no-seq-validate", "seed": 5, "max_execs": 1600, "ke
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    with dask.config.set({"distributed.worker.daemon": False}):
-        lc = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None)
-    client = distributed.Client(lc)
-    yield client
-    client.close()
-    lc.close()
+    # the setting must also reach a worker the nanny restarts (the kill test), so it
+    # stays in the environment and the config for the cluster's whole life
+    os.environ["DASK_DISTRIBUTED__WORKER__DAEMON"] = "False"
+    try:
+        with dask.config.set({"distributed.worker.daemon": False}):
+            lc = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                          dashboard_address=None)
+            client = distributed.Client(lc)
+            yield client
+            client.close()
+            lc.close()
+    finally:
+        os.environ.pop("DASK_DISTRIBUTED__WORKER__DAEMON", None)
 
 
 def _run(tmp: Path, name: str, progress: Any = None, **kw: Any) -> CampaignResult:
