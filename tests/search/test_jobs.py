@@ -74,8 +74,9 @@ def test_jobs_2_finds_the_same_first_finding_as_jobs_1(tmp_path: Path) -> None:
     assert one.findings and one.findings[0].index is not None
     assert one.findings[0].index > 50
     assert _summary(one) == _summary(two)
-    # every input up to the finding considered; feedback skipped some of them
-    assert one.execs == two.execs <= one.findings[0].index + 1
+    # one job stops at the finding (feedback skipped some inputs below it); two jobs
+    # may have run inputs above it in the other worker before it was known
+    assert 0 < one.execs <= one.findings[0].index + 1
     # the reproducers are the same file content
     assert (load(one.findings[0].reproducer).trace ==
             load(two.findings[0].reproducer).trace)
