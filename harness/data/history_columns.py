@@ -1,29 +1,33 @@
 """Reading a JSON-lines history straight into its columnar form (fast path).
 
-``read_columns(path)`` decodes the file with msgspec in blocks of lines into typed
-records and moves each field into numpy arrays at once (``Columns``, the form the
-oracle's bulk path reads), interning keys and values with dictionaries over the
-distinct strings only. No ``Operation`` or ``ValueInfo`` object is made per line:
-the history's ``ops`` and ``values`` are read-only views (:class:`OpsView`,
+``decode_columns(data)`` parses the whole file with Apache Arrow's JSON-lines reader
+(``pyarrow.json``: C++, on every core, into typed columns, no Python object per line),
+turns the string columns into ids with Arrow's hash kernels (``dictionary_encode``,
+ids by first appearance) and the rest into numpy arrays at once (``Columns``, the form
+the oracle's bulk path reads). No ``Operation`` or ``ValueInfo`` object is made per
+line: the history's ``ops`` and ``values`` are read-only views (:class:`OpsView`,
 :class:`ValuesView`) that build one on demand from the arrays, for the few
 operations the oracle names or checks one by one.
 
 The fast path accepts only what it can read exactly as the per-line reader
-(harness.data.history_file) would; on anything else (a malformed line, a blank
-line, a line break the per-line reader splits on inside a string, a number with no
-int64 form) it returns None and the caller reads the file line by line, which
-gives the same history or the exact error message naming the line.
+(harness.data.history_file) would; on anything else (a malformed line, a blank line,
+a line break the per-line reader splits on inside a string, a number with no int64
+form, a field given twice, bytes that are not UTF-8, ``return`` missing rather than
+null) it returns None and the caller reads the file line by line, which gives the same
+history or the exact error message naming the line. Arrow is imported on the first
+read only (the oracle imports this module for the views).
 """
 
 from __future__ import annotations
 
-import gc
+import codecs
+import contextlib
+import json
 import operator
-from collections.abc import Iterator
-from itertools import repeat
-from typing import BinaryIO, Literal, SupportsIndex, TypeVar, overload
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, SupportsIndex, TypeVar, overload
 
-import msgspec
 import numpy as np
 
 from harness.data.history import (
@@ -38,40 +42,26 @@ from harness.data.history import (
     ValueInfo,
 )
 
-BLOCK_BYTES = 4 << 20
-"""Lines are decoded in blocks of about this many bytes (bounds the records alive)."""
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
-# str.splitlines() splits on these too; a file holding one is left to the per-line reader
-# (single bytes first, then the UTF-8 forms of U+0085, U+2028, U+2029)
-_OTHER_BREAKS = (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\xc2\x85",
-                 b"\xe2\x80\xa8", b"\xe2\x80\xa9")
-
-
-class _Result(msgspec.Struct, gc=False):
-    status: str
-    value: str | None = None
-    old: str | None = None
-
-
-class _Line(msgspec.Struct, rename={"ret": "return"}, gc=False):
-    thread: int
-    call: int
-    ret: int | None
-    op: Literal["get", "put", "put_if_absent", "delete"]
-    key: str
-    value: str | None = None
-    result: _Result | None = None
-
-
-_DECODER = msgspec.json.Decoder(_Line)
 SMALL = 4096
 """Histories with fewer operations get plain lists of ``Operation``/``ValueInfo`` (the
-oracle's per-operation path reads them all; below harness.oracle.checker.VECTOR_MIN_OPS)."""
-_PENDING = _Result("pending")
+oracle's per-operation path reads them all; below harness.oracle.checker.VECTOR_MIN_OPS).
+``read_history`` reads files with fewer lines line by line: quicker than loading Arrow."""
 
-_K = {k: KIND_CODE[k] for k in ("get", "put", "put_if_absent", "delete")}
-_S_PENDING = STATUS_CODE["pending"]
-_S_ERROR = STATUS_CODE["error"]
+BLOCK_BYTES = 4 << 20
+"""Arrow parses the file in blocks of this many bytes, one per thread at a time (a
+line longer than a block is left to the per-line reader)."""
+
+# str.splitlines() splits on these too; a file holding one is left to the per-line reader
+# (single bytes, then the UTF-8 forms of U+0085, U+2028, U+2029; "\r" is allowed only as
+# part of "\r\n", one line break to both readers)
+_OTHER_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\xc2\x85",
+                 b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+
+_KINDS = ("get", "put", "put_if_absent", "delete")
+assert all(KIND_CODE[k] == i for i, k in enumerate(_KINDS))  # index_in gives the code
 # (kind code, status code) pairs a returned operation may have ("error" for any kind)
 _OK_STATUS = np.zeros((len(OP_KINDS) + 1, len(STATUSES) + 1), dtype=bool)
 for _k, _sts in (("get", ("found", "absent")), ("put", ("inserted", "replaced")),
@@ -92,176 +82,247 @@ class _Reject(Exception):
     """The fast path cannot read this file exactly; read it line by line."""
 
 
-def _ints(xs: list[int], pending: np.ndarray | None = None) -> np.ndarray:
-    """int64 array of ``xs``; an entry with no int64 form, or NULL itself where it is not
-    a pending operation's return, rejects the file."""
+def read_columns(source: BinaryIO | str | os.PathLike[str], min_lines: int = 1) -> History | None:
+    """The history in the JSON-lines file ``source`` (a path, or a binary file read
+    from its position; in blocks, never whole), or None when the fast path cannot read
+    it exactly (then read it line by line) or it has fewer than ``min_lines`` lines."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            return _read(fh, os.fspath(source), min_lines)
+    return _read(source, None, min_lines)
+
+
+def _read(fh: BinaryIO, path: str | None, min_lines: int) -> History | None:
+    start = fh.tell()
     try:
-        a = np.array(xs, dtype=np.int64)
-    except (OverflowError, TypeError, ValueError):
-        raise _Reject from None
-    null = a == NULL
-    if a.shape != (len(xs),) or (null.any() if pending is None else (null != pending).any()):
-        raise _Reject
-    return a
-
-
-class _Interner:
-    """Ids for a stream of strings (one dict entry per distinct one; None is -1). With
-    ``ordered`` the ids follow first appearance; without, new strings of a block are
-    added as a set (faster; the caller orders what it needs itself)."""
-
-    def __init__(self, *, ordered: bool) -> None:
-        self.ids: dict[str | None, int] = {None: -1}
-        self.strings: list[str] = []
-        self.ordered = ordered
-
-    def __call__(self, xs: list[str | None]) -> np.ndarray:
-        ids = self.ids
-        fresh = set(xs).difference(ids)  # (set.difference walks the smaller side)
-        if fresh:
-            new = [s for s in dict.fromkeys(xs) if s in fresh] if self.ordered else list(fresh)
-            start = len(self.strings)
-            ids.update(zip(new, range(start, start + len(new)), strict=True))
-            self.strings.extend(new)  # type: ignore[arg-type]  # None is never fresh
-        return np.fromiter(map(ids.__getitem__, xs), np.int64, len(xs))
-
-
-class _Blocks:
-    """The per-block arrays, joined at the end."""
-
-    def __init__(self) -> None:
-        self.parts: dict[str, list[np.ndarray]] = {}
-        self.keys = _Interner(ordered=True)  # key ids by first appearance, as line by line
-        self.strings = _Interner(ordered=False)
-
-    def add(self, lines: list[_Line]) -> None:
-        n = len(lines)
-        get = operator.attrgetter
-        rets: list[int | None] = list(map(get("ret"), lines))
-        pending = np.fromiter(map(operator.is_, rets, repeat(None)), bool, n)
-        if pending.any():
-            rets = [NULL if r is None else r for r in rets]
-        results: list[_Result | None] = list(map(get("result"), lines))
-        missing = np.fromiter(map(operator.is_, results, repeat(None)), bool, n)
-        if (missing & ~pending).any():
-            raise _Reject  # a returned operation without a result
-        res = [_PENDING if p else r for p, r in zip(pending.tolist(), results, strict=True)] \
-            if pending.any() or missing.any() else results
-        thread = _ints(list(map(get("thread"), lines)))
-        call = _ints(list(map(get("call"), lines)))
-        ret = _ints(rets, pending)  # type: ignore[arg-type]  # no None left
-        kind = np.fromiter(map(_K.__getitem__, map(get("op"), lines)), np.int8, n)
-        status = np.fromiter(
-            map(STATUS_CODE.get, map(get("status"), res), repeat(len(STATUSES))), np.int8, n)
-        status[pending] = _S_PENDING
-        done = ~pending
-        if (ret[done] < call[done]).any():
-            raise _Reject
-        if not _OK_STATUS[kind[done], status[done]].all():
-            raise _Reject
-        arg = self.strings(list(map(get("value"), lines)))
-        writes = (kind == _K["put"]) | (kind == _K["put_if_absent"])
-        if (arg[writes] < 0).any():
-            raise _Reject  # a put without a value
-        arg[~writes] = -1
-        field = _OUT_FIELD[kind, status]
-        out = np.full(n, -1, np.int64)
-        if (field == 1).any():
-            rv = self.strings(list(map(get("value"), res)))
-            out = np.where(field == 1, rv, out)
-        if (field == 2).any():
-            ro = self.strings(list(map(get("old"), res)))
-            out = np.where(field == 2, ro, out)
-        found = (kind == _K["get"]) & (status == STATUS_CODE["found"])
-        if (out[found] < 0).any():
-            raise _Reject  # get found without a value
-        key = self.keys(list(map(get("key"), lines)))
-        for name, a in (("thread", thread), ("kind", kind), ("key", key), ("call", call),
-                        ("ret", ret), ("status", status), ("arg", arg), ("out", out)):
-            self.parts.setdefault(name, []).append(a)
-
-    def history(self) -> History:
-        cat = {name: np.concatenate(self.parts.pop(name)) for name in list(self.parts)}
-        n = len(cat["kind"]) if cat else 0
-        if not n:
-            return History()
-        nkeys = len(self.keys.strings)
-        nstr = max(1, len(self.strings.strings))
-        key = cat["key"]
-        # values are interned per (key, string), ids by first appearance (arg, then out)
-        code = np.stack([cat.pop("arg"), cat.pop("out")], axis=1)
-        code = np.where(code >= 0, key[:, None] * nstr + code, -1).ravel()
-        valid = code >= 0
-        uniq, first, inverse = np.unique(code[valid], return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")
-        del first
-        rank = np.empty(len(uniq), np.int64)
-        rank[order] = np.arange(len(uniq), dtype=np.int64)
-        code[valid] = rank[inverse.ravel()]
-        code[~valid] = NULL
-        del inverse, valid, rank
-        by_id = uniq[order]
-        value_key = by_id // nstr
-        labels = [self.strings.strings[s] for s in (by_id % nstr).tolist()]
-        arg, out = code[0::2].copy(), code[1::2].copy()
-        del code
-        status = cat["status"]
-        wrote = (arg != NULL) & _WRITES[status]
-        w_ops = np.flatnonzero(wrote)
-        w_vals, w_first = np.unique(arg[w_ops], return_index=True)
-        value_writer = np.full(len(uniq), NULL, np.int64)
-        value_writer[w_vals] = w_ops[w_first]
-        cols = Columns(thread=cat["thread"], kind=cat["kind"], key=key, call=cat["call"],
-                       ret=cat["ret"], status=status, arg=arg, out=out,
-                       value_key=value_key, value_writer=value_writer)
-        h = History(keys=self.keys.strings, key_known=[True] * nkeys,
-                    unique_writes=len(w_vals) == len(w_ops))
-        h.ops = OpsView(cols)
-        h.values = ValuesView(cols, labels)
-        if n < SMALL:
-            # the oracle reads every operation of a small history one by one
-            h.ops, h.values = list(h.ops), list(h.values)
-        return h
-
-
-def read_columns(fh: BinaryIO) -> History | None:
-    """The history in the JSON-lines file ``fh`` (binary, read from its position in
-    blocks, never whole), or None when the fast path cannot read it exactly (then read
-    it line by line)."""
-    blocks = _Blocks()
-    carry = b""
-    gc_was = gc.isenabled()
-    gc.disable()  # no container made here holds a cycle; collections would only cost
-    try:
-        while True:
-            block = fh.read(BLOCK_BYTES)
-            if not block:
-                if carry:
-                    blocks.add(_decode(carry))
-                break
-            cut = block.rfind(b"\n") + 1
-            if not cut:
-                carry += block
-                continue
-            chunk, carry = carry + block[:cut], block[cut:]
-            blocks.add(_decode(chunk))
-    except (msgspec.DecodeError, _Reject):
+        nlines = _scan(fh)
+        if nlines < max(1, min_lines):
+            return None
+        fh.seek(start)
+        # Arrow reads a path itself (less memory than through a Python file)
+        table = [_table(fh if path is None else path)]
+        if table[0].num_rows != nlines:
+            raise _Reject  # a blank line, or two objects on one line
+        return _finish(*_decode(table, fh, start))
+    except _Reject:
         return None
-    finally:
-        if gc_was:
-            gc.enable()
-    return blocks.history()
 
 
-def _decode(chunk: bytes) -> list[_Line]:
-    """The records of whole lines (the last may lack its newline)."""
-    if any(b in chunk for b in _OTHER_BREAKS[:6]) or (
-            not chunk.isascii() and any(b in chunk for b in _OTHER_BREAKS[6:])):
+def _scan(fh: BinaryIO) -> int:
+    """The number of lines, once the text is known to split into lines the same way
+    for Arrow as for ``str.splitlines`` and to be UTF-8."""
+    lines = cr = crlf = 0
+    tail = b""  # the end of the block before: a break may straddle two blocks
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    first = True
+    while block := fh.read(BLOCK_BYTES):
+        if first and block.startswith(codecs.BOM_UTF8):
+            raise _Reject  # json.loads refuses it; Arrow may not
+        first = False
+        ascii_ = block.isascii()
+        if ascii_ and any(b in block for b in _OTHER_BREAKS[:5]):
+            raise _Reject
+        if not ascii_:
+            joined = tail + block
+            if any(b in joined for b in _OTHER_BREAKS):
+                raise _Reject
+            try:
+                utf8.decode(block)
+            except UnicodeDecodeError:
+                raise _Reject from None
+        if b"\r" in block:
+            cr += block.count(b"\r")
+            crlf += block.count(b"\r\n") + (tail.endswith(b"\r") and block.startswith(b"\n"))
+        elif tail.endswith(b"\r") and block.startswith(b"\n"):
+            crlf += 1
+        lines += block.count(b"\n")
+        tail = block[-2:]
+    try:
+        utf8.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise _Reject from None
+    if cr != crlf:
+        raise _Reject  # a lone "\r": a line break to str.splitlines, not to Arrow
+    return lines + (1 if tail and not tail.endswith(b"\n") else 0)
+
+
+_SCHEMA: Any = None
+
+
+def _table(source: BinaryIO | str) -> Any:
+    """The Arrow table of ``source``: every field the reader reads, typed (a value of
+    another type, a field given twice, anything not JSON: ``_Reject``); unknown fields
+    are skipped, as line by line."""
+    global _SCHEMA
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    if _SCHEMA is None:
+        # jemalloc hands freed blocks back in time for the oracle's numpy arrays: the
+        # peak RSS of check-history on 1M operations is about 60 MB lower than with
+        # mimalloc, Arrow's default (same time); a build without jemalloc keeps that
+        with contextlib.suppress(NotImplementedError):
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+        s = pa.string()
+        _SCHEMA = pa.schema([
+            ("thread", pa.int64()), ("call", pa.int64()), ("return", pa.int64()),
+            ("op", s), ("key", s), ("value", s),
+            ("result", pa.struct([("status", s), ("value", s), ("old", s)])),
+        ])
+    try:
+        return pj.read_json(
+            source,
+            read_options=pj.ReadOptions(block_size=BLOCK_BYTES),
+            parse_options=pj.ParseOptions(explicit_schema=_SCHEMA,
+                                          unexpected_field_behavior="ignore"))
+    except (pa.ArrowException, ValueError):
+        raise _Reject from None
+
+
+def _ints(col: Any, fill: int | None = None) -> NDArray[np.int64]:
+    """int64 array of an Arrow column; a null (a missing field) rejects the file, or
+    becomes ``fill``."""
+    import pyarrow.compute as pc
+
+    if col.null_count:
+        if fill is None:
+            raise _Reject
+        col = pc.fill_null(col, fill)
+    return np.asarray(col.to_numpy(), dtype=np.int64)
+
+
+def _ids(col: Any) -> tuple[NDArray[np.int64], Any]:
+    """Ids of an Arrow string column by first appearance (-1 for null), and the strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(col)
+    if not enc.num_chunks:
+        return np.zeros(0, np.int64), pa.array([], pa.string())
+    strings = enc.chunk(enc.num_chunks - 1).dictionary  # one for all chunks, first seen first
+    if any(len(c.dictionary) != len(strings) for c in enc.chunks):
         raise _Reject
-    lines = _DECODER.decode_lines(chunk)
-    if len(lines) != chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1):
-        raise _Reject  # a blank line, or two objects on one line
-    return lines
+    ids = np.concatenate([
+        np.asarray(pc.fill_null(c.indices, -1).to_numpy(), dtype=np.int64) for c in enc.chunks])
+    return ids, strings
+
+
+def _decode(table: list[Any], fh: BinaryIO, start: int
+            ) -> tuple[dict[str, NDArray[Any]], list[str], Any]:
+    """The operation arrays of the table in ``table`` (taken out of it: its columns are
+    freed as they are converted) read from ``fh`` at ``start``, with ``arg`` and ``out``
+    as ids of strings, not yet of values; the key strings; the strings ``arg`` and
+    ``out`` index."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = table.pop()
+    n = t.num_rows
+    for name in ("thread", "call", "op", "key"):
+        if t[name].null_count:
+            raise _Reject  # missing or null: an error line by line
+    thread = _ints(t["thread"])
+    call = _ints(t["call"])
+    ret = _ints(t["return"], NULL)
+    pending = ret == NULL
+    npending = int(np.count_nonzero(pending))
+    if (thread == NULL).any() or (call == NULL).any() or t["return"].null_count != npending:
+        raise _Reject  # NULL itself in the file: no faithful column form
+    if npending:
+        fh.seek(start)
+        _return_present(fh, np.flatnonzero(pending))
+    kind = _ints(pc.index_in(t["op"], value_set=pa.array(_KINDS)), -1).astype(np.int8)
+    if (kind < 0).any():
+        raise _Reject  # an unknown op
+    key, key_strings = _ids(t["key"])
+    res = t["result"]
+    status = _ints(pc.index_in(pc.struct_field(res, "status"), value_set=pa.array(STATUSES)),
+                   len(STATUSES)).astype(np.int8)
+    status[pending] = STATUS_CODE["pending"]
+    done = ~pending
+    if (ret[done] < call[done]).any():
+        raise _Reject
+    if not _OK_STATUS[kind[done], status[done]].all():
+        raise _Reject  # no result, no status, or a status the op cannot have
+    del done
+    # one id space for every value string: the written value, result.value, result.old
+    strings = pa.chunked_array(
+        [*t["value"].chunks, *pc.struct_field(res, "value").chunks,
+         *pc.struct_field(res, "old").chunks], pa.string())
+    del t, res
+    sid, labels = _ids(strings)
+    del strings
+    arg, res_value, res_old = sid[:n], sid[n:2 * n], sid[2 * n:]
+    writes = (kind == KIND_CODE["put"]) | (kind == KIND_CODE["put_if_absent"])
+    if (arg[writes] < 0).any():
+        raise _Reject  # a put without a value
+    arg = np.where(writes, arg, -1)
+    field = _OUT_FIELD[kind, status]
+    out = np.where(field == 1, res_value, np.where(field == 2, res_old, -1))
+    del sid, res_value, res_old, field
+    found = (kind == KIND_CODE["get"]) & (status == STATUS_CODE["found"])
+    if (out[found] < 0).any():
+        raise _Reject  # get found without a value
+    cols: dict[str, NDArray[Any]] = {
+        "thread": thread, "kind": kind, "key": key, "call": call, "ret": ret,
+        "status": status, "arg": arg, "out": out}
+    return cols, key_strings.to_pylist(), labels
+
+
+def _return_present(fh: BinaryIO, rows: NDArray[np.int64]) -> None:
+    """Each of these lines (0-based, no blank line in the file) has ``"return"``: Arrow
+    reads a missing field as null, line by line it is an error."""
+    want = rows.tolist()
+    j = 0
+    for i, line in enumerate(fh):
+        if i == want[j]:
+            if "return" not in json.loads(line):
+                raise _Reject
+            j += 1
+            if j == len(want):
+                return
+    raise _Reject  # fewer lines than rows: cannot be
+
+
+def _finish(cols: dict[str, NDArray[Any]], keys: list[str], strings: Any) -> History:
+    """The history of the operation arrays: values interned per (key, string), ids by
+    first appearance (an operation's ``arg``, then its ``out``), as line by line."""
+    n = len(cols["kind"])
+    nstr = max(1, len(strings))
+    key = cols["key"]
+    code = np.stack([cols.pop("arg"), cols.pop("out")], axis=1)
+    code = np.where(code >= 0, key[:, None] * nstr + code, -1).ravel()
+    valid = code >= 0
+    uniq, first, inverse = np.unique(code[valid], return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    del first
+    rank = np.empty(len(uniq), np.int64)
+    rank[order] = np.arange(len(uniq), dtype=np.int64)
+    code[valid] = rank[inverse.ravel()]
+    code[~valid] = NULL
+    del inverse, valid, rank
+    by_id = uniq[order]
+    value_key = by_id // nstr
+    labels = _Labels(strings, by_id % nstr)
+    arg, out = code[0::2].copy(), code[1::2].copy()
+    del code
+    status = cols["status"]
+    wrote = (arg != NULL) & _WRITES[status]
+    w_ops = np.flatnonzero(wrote)
+    w_vals, w_first = np.unique(arg[w_ops], return_index=True)
+    value_writer = np.full(len(uniq), NULL, np.int64)
+    value_writer[w_vals] = w_ops[w_first]
+    c = Columns(thread=cols["thread"], kind=cols["kind"], key=key, call=cols["call"],
+                ret=cols["ret"], status=status, arg=arg, out=out,
+                value_key=value_key, value_writer=value_writer)
+    h = History(keys=keys, key_known=[True] * len(keys),
+                unique_writes=len(w_vals) == len(w_ops))
+    h.ops = OpsView(c)
+    h.values = ValuesView(c, labels)
+    if n < SMALL:
+        # the oracle reads every operation of a small history one by one
+        h.ops, h.values = list(h.ops), list(h.values)
+    return h
 
 
 T = TypeVar("T")
@@ -342,10 +403,26 @@ class OpsView(_View[Operation]):
             out=None if out == NULL else out, line=i + 1)
 
 
+class _Labels:
+    """The label of each value id, made on demand from Arrow's strings (a Python string
+    per value would cost more than the check needs: it names a few)."""
+
+    def __init__(self, strings: Any, index: NDArray[np.int64]) -> None:
+        self.strings = strings
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, v: int) -> str:
+        label: str = self.strings[int(self.index[v])].as_py()
+        return label
+
+
 class ValuesView(_View[ValueInfo]):
     """``History.values`` of a history read into columns (``ValueInfo`` made on demand)."""
 
-    def __init__(self, cols: Columns, labels: list[str]) -> None:
+    def __init__(self, cols: Columns, labels: Sequence[str] | _Labels) -> None:
         super().__init__()
         self.cols = cols
         self.labels = labels

@@ -82,17 +82,16 @@ def _str(v: Any, what: str, path: str, line: int) -> str:
 
 def read_history(path: str | os.PathLike[str]) -> History:
     """Parse a JSON-lines history file into a :class:`History`: straight into columns
-    (harness.data.history_columns) when the file reads exactly that way, else line by
-    line (:func:`read_history_lines`, which names the line of any error)."""
-    from harness.data.history_columns import read_columns
+    (harness.data.history_columns) when the file reads exactly that way and is big, else
+    line by line (:func:`read_history_lines`, which names the line of any error)."""
+    from harness.data.history_columns import SMALL, read_columns
 
     p = os.fspath(path)
     try:
+        h = read_columns(p, min_lines=SMALL)  # small: line by line is quicker
+        if h is not None:
+            return h
         with open(p, "rb") as fh:
-            h = read_columns(fh)
-            if h is not None:
-                return h
-            fh.seek(0)
             data = fh.read()
     except OSError as e:
         raise HistoryFileError(p, 0, f"cannot read: {e.strerror or e}") from None
