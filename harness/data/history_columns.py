@@ -1,6 +1,6 @@
 """Reading a JSON-lines history straight into its columnar form (fast path).
 
-``decode_columns(data)`` parses the whole file with Apache Arrow's JSON-lines reader
+``read_columns(path)`` parses the file with Apache Arrow's JSON-lines reader
 (``pyarrow.json``: C++, on every core, into typed columns, no Python object per line),
 turns the string columns into ids with Arrow's hash kernels (``dictionary_encode``,
 ids by first appearance) and the rest into numpy arrays at once (``Columns``, the form
@@ -14,8 +14,10 @@ The fast path accepts only what it can read exactly as the per-line reader
 a line break the per-line reader splits on inside a string, a number with no int64
 form, a field given twice, bytes that are not UTF-8, ``return`` missing rather than
 null) it returns None and the caller reads the file line by line, which gives the same
-history or the exact error message naming the line. Arrow is imported on the first
-read only (the oracle imports this module for the views).
+history or the exact error message naming the line. A first pass over the file in
+blocks checks what Arrow does not (line count, line breaks, UTF-8) without holding
+it whole. Arrow is imported on the first read only (the oracle imports this module
+for the views).
 """
 
 from __future__ import annotations
