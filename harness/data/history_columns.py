@@ -198,6 +198,8 @@ def _ids(col: Any) -> tuple[NDArray[np.int64], Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(col, pa.Array):
+        col = pa.chunked_array([col])
     enc = pc.dictionary_encode(col)
     if not enc.num_chunks:
         return np.zeros(0, np.int64), pa.array([], pa.string())
@@ -247,28 +249,30 @@ def _decode(table: list[Any], fh: BinaryIO, start: int
     if not _OK_STATUS[kind[done], status[done]].all():
         raise _Reject  # no result, no status, or a status the op cannot have
     del done
-    # one id space for every value string: the written value, result.value, result.old
-    strings = pa.chunked_array(
-        [*t["value"].chunks, *pc.struct_field(res, "value").chunks,
-         *pc.struct_field(res, "old").chunks], pa.string())
-    del t, res
-    sid, labels = _ids(strings)
-    del strings
-    arg, res_value, res_old = sid[:n], sid[n:2 * n], sid[2 * n:]
+    # the value strings an operation names, by slot (its written value, then the value
+    # it returned): ids by first appearance over the slots, the order values get ids
+    # line by line
+    none = pa.scalar(None, pa.string())
     writes = (kind == KIND_CODE["put"]) | (kind == KIND_CODE["put_if_absent"])
-    if (arg[writes] < 0).any():
+    arg = pc.if_else(pa.array(writes), t["value"].combine_chunks(), none)
+    if arg.null_count != n - np.count_nonzero(writes):
         raise _Reject  # a put without a value
-    arg = np.where(writes, arg, -1)
     field = _OUT_FIELD[kind, status]
-    out = np.where(field == 1, res_value, np.where(field == 2, res_old, -1))
-    del sid, res_value, res_old, field
+    out = pc.if_else(pa.array(field == 1), pc.struct_field(res, "value").combine_chunks(),
+                     pc.if_else(pa.array(field == 2), pc.struct_field(res, "old").combine_chunks(),
+                                none))
+    del t, res
     found = (kind == KIND_CODE["get"]) & (status == STATUS_CODE["found"])
-    if (out[found] < 0).any():
+    if (np.asarray(out.is_null().to_numpy(zero_copy_only=False)) & found).any():
         raise _Reject  # get found without a value
+    interleave = np.empty(2 * n, np.int64)
+    interleave[0::2] = np.arange(n)
+    interleave[1::2] = interleave[0::2] + n
+    slots, strings = _ids(pa.concat_arrays([arg, out]).take(pa.array(interleave)))
     cols: dict[str, NDArray[Any]] = {
         "thread": thread, "kind": kind, "key": key, "call": call, "ret": ret,
-        "status": status, "arg": arg, "out": out}
-    return cols, key_strings.to_pylist(), labels
+        "status": status, "slots": slots}
+    return cols, key_strings.to_pylist(), strings
 
 
 def _return_present(fh: BinaryIO, rows: NDArray[np.int64]) -> None:
@@ -287,40 +291,51 @@ def _return_present(fh: BinaryIO, rows: NDArray[np.int64]) -> None:
 
 
 def _finish(cols: dict[str, NDArray[Any]], keys: list[str], strings: Any) -> History:
-    """The history of the operation arrays: values interned per (key, string), ids by
-    first appearance (an operation's ``arg``, then its ``out``), as line by line."""
+    """The history of the operation arrays (``slots``: string ids of each operation's
+    written value, then its returned value, -1 for none): values interned per (key,
+    string), ids by first appearance, as line by line."""
     n = len(cols["kind"])
-    nstr = max(1, len(strings))
+    nstr = len(strings)
     key = cols["key"]
-    code = np.stack([cols.pop("arg"), cols.pop("out")], axis=1)
-    code = np.where(code >= 0, key[:, None] * nstr + code, -1).ravel()
+    code = cols.pop("slots")
     valid = code >= 0
-    uniq, first, inverse = np.unique(code[valid], return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    del first
-    rank = np.empty(len(uniq), np.int64)
-    rank[order] = np.arange(len(uniq), dtype=np.int64)
-    code[valid] = rank[inverse.ravel()]
+    sid, skey = code[valid], np.repeat(key, 2)[valid]
+    value_key = np.full(nstr, NULL, np.int64)
+    value_key[sid] = skey
+    if (value_key[sid] == skey).all():
+        # every string names values of one key only: value ids are the string ids
+        index = np.arange(nstr, dtype=np.int64)
+    else:
+        code = np.where(valid, key.repeat(2) * nstr + code, -1)
+        uniq, first, inverse = np.unique(code[valid], return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(uniq), np.int64)
+        rank[order] = np.arange(len(uniq), dtype=np.int64)
+        code[valid] = rank[inverse.ravel()]
+        by_id = uniq[order]
+        value_key, index = by_id // nstr, by_id % nstr
+        del first, inverse, rank, order, uniq, by_id
+    del sid, skey
     code[~valid] = NULL
-    del inverse, valid, rank
-    by_id = uniq[order]
-    value_key = by_id // nstr
-    labels = _Labels(strings, by_id % nstr)
+    del valid
     arg, out = code[0::2].copy(), code[1::2].copy()
     del code
     status = cols["status"]
-    wrote = (arg != NULL) & _WRITES[status]
-    w_ops = np.flatnonzero(wrote)
-    w_vals, w_first = np.unique(arg[w_ops], return_index=True)
-    value_writer = np.full(len(uniq), NULL, np.int64)
-    value_writer[w_vals] = w_ops[w_first]
+    w_ops = np.flatnonzero((arg != NULL) & _WRITES[status])
+    w_vals = arg[w_ops]
+    value_writer = np.full(len(index), NULL, np.int64)
+    unique = not len(w_vals) or int(np.bincount(w_vals).max()) == 1
+    if unique:
+        value_writer[w_vals] = w_ops
+    else:  # the first write of each value
+        w_uniq, w_first = np.unique(w_vals, return_index=True)
+        value_writer[w_uniq] = w_ops[w_first]
     c = Columns(thread=cols["thread"], kind=cols["kind"], key=key, call=cols["call"],
                 ret=cols["ret"], status=status, arg=arg, out=out,
                 value_key=value_key, value_writer=value_writer)
-    h = History(keys=keys, key_known=[True] * len(keys),
-                unique_writes=len(w_vals) == len(w_ops))
+    h = History(keys=keys, key_known=[True] * len(keys), unique_writes=unique)
     h.ops = OpsView(c)
-    h.values = ValuesView(c, labels)
+    h.values = ValuesView(c, _Labels(strings, index))
     if n < SMALL:
         # the oracle reads every operation of a small history one by one
         h.ops, h.values = list(h.ops), list(h.values)
