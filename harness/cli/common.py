@@ -7,20 +7,22 @@ reproduced); 2 a usage or input error; 3 an internal error or a failed canary.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
 
-from harness.oracle import Violation
-from harness.run.execute import RunSpec
-from harness.run.inputs import InputError, LoadedInput, load_input
-from harness.run.worker import Attempt, Worker, WorkerError
+if TYPE_CHECKING:
+    from harness.oracle import Violation
+    from harness.run.execute import RunSpec
+    from harness.run.inputs import LoadedInput
+    from harness.run.worker import Attempt
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -37,13 +39,38 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group. Each family of commands is a module of harness.cli, imported
+    when a command it holds is asked for: ``check-history`` starts without loading
+    the runner or the engines."""
+
+    MODULES = ("cc", "fuzz", "history", "info", "replay", "tools")
+
+    def _load_all(self) -> None:
+        for m in self.MODULES:
+            importlib.import_module(f"harness.cli.{m}")
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is None:
+            self._load_all()
+            cmd = super().get_command(ctx, name)
+        return cmd
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_all()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mapfuzz")
 def cli() -> None:
     """mapfuzz: race-detection fuzzer for concurrent hash maps."""
 
 
 def load(path: Path) -> LoadedInput:
+    from harness.run.inputs import InputError, load_input
+
     try:
         return load_input(path)
     except InputError as exc:
@@ -52,6 +79,8 @@ def load(path: Path) -> LoadedInput:
 
 def run_attempts(target_spec: str, loaded: LoadedInput, specs: list[RunSpec]) -> list[Attempt]:
     """Run in a worker process: a crash or hang of the target is an attempt, not our death."""
+    from harness.run.worker import Worker, WorkerError
+
     try:
         with Worker(target_spec) as worker:
             return worker.attempts(loaded.schedule, specs)
