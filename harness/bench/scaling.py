@@ -107,25 +107,33 @@ _MEASURE = (
     "import resource, subprocess, sys\n"
     "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)\n"
     "sys.stdout.buffer.write(p.stdout)\n"
-    "sys.stderr.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "sys.stderr.write(f'{r.ru_maxrss} {r.ru_utime + r.ru_stime}')\n"
 )
-"""Runs a command and reports its peak RSS. A small process in between: a child's peak
-RSS on Linux includes its parent's at the fork, and the bench's own is large."""
+"""Runs a command and reports its peak RSS and CPU seconds. A small process in between:
+a child's peak RSS on Linux includes its parent's at the fork, and the bench's own is
+large."""
 
 
-def _run_measured(cmd: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KB) and stdout of one command."""
+def _run_measured(cmd: list[str], cwd: str | None = None) -> tuple[float, int, float, str]:
+    """Wall seconds, peak RSS (KB), CPU seconds (user + system, every thread and child
+    process) and stdout of one command."""
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True,
-                       check=False)
+                       check=False, cwd=cwd)
     wall = time.perf_counter() - t0
-    return wall, int(p.stderr.strip().splitlines()[-1]), p.stdout
+    kb, cpu = p.stderr.strip().splitlines()[-1].split()
+    return wall, int(kb), float(cpu), p.stdout
 
 
 def bench_check_history(quick: bool, log: Log, tmp: Path) -> dict[str, Any]:
-    """check-history on each row's file: whole command and check alone, medians of 3."""
+    """check-history on each row's file: whole command and check alone, medians of 3.
+    With ``MAPFUZZ_BASELINE`` naming another mapfuzz source tree (an older version), its
+    check-history runs on the same files side by side (round-robin), as ``baseline_*``."""
     names = [n for n in ROWS if not (quick and n.startswith("1m"))]
     porcupine = os.environ.get("MAPFUZZ_PORCUPINE")
+    baseline = os.environ.get("MAPFUZZ_BASELINE")
+    trees = {"": None, **({"baseline_": baseline} if baseline else {})}
     out: dict[str, Any] = {}
     for name in names:
         path = tmp / f"{name}.jsonl"
@@ -134,23 +142,26 @@ def bench_check_history(quick: bool, log: Log, tmp: Path) -> dict[str, Any]:
             for line in history_lines(h):
                 fh.write(line + "\n")
         del h
-        walls, rss, checks = [], [], []
-        verdict = "?"
+        runs: dict[str, list[tuple[float, int, float, float]]] = {t: [] for t in trees}
+        verdicts: dict[str, str] = {}
         for _ in range(3):
-            wall, kb, text = _run_measured(
-                [sys.executable, "-m", "harness", "check-history", "--json", str(path)])
-            rep = json.loads(text)
-            walls.append(wall)
-            rss.append(kb)
-            checks.append(rep["elapsed_s"])
-            verdict = rep["verdict"]
-        row: dict[str, Any] = {
-            "whole_command_s": round(statistics.median(walls), 3),
-            "peak_rss_mb": round(max(rss) / 1024),
-            "check_s": round(statistics.median(checks), 4),
-            "verdict": verdict,
-            "porcupine_recorded_s": PORCUPINE_RECORDED_S.get(name),
-        }
+            for tag, cwd in trees.items():  # python -m harness imports the tree in cwd
+                wall, kb, cpu, text = _run_measured(
+                    [sys.executable, "-m", "harness", "check-history", "--json",
+                     str(path.resolve())], cwd=cwd)
+                rep = json.loads(text)
+                runs[tag].append((wall, kb, cpu, rep["elapsed_s"]))
+                verdicts[tag] = rep["verdict"]
+        row: dict[str, Any] = {}
+        for tag, rs in runs.items():
+            row.update({
+                f"{tag}whole_command_s": round(statistics.median(r[0] for r in rs), 3),
+                f"{tag}whole_command_cpu_s": round(statistics.median(r[2] for r in rs), 3),
+                f"{tag}peak_rss_mb": round(max(r[1] for r in rs) / 1024),
+                f"{tag}check_s": round(statistics.median(r[3] for r in rs), 4),
+                f"{tag}verdict": verdicts[tag],
+            })
+        row["porcupine_recorded_s"] = PORCUPINE_RECORDED_S.get(name)
         if porcupine:
             times = []
             for _ in range(3):
@@ -167,8 +178,8 @@ def bench_check_history(quick: bool, log: Log, tmp: Path) -> dict[str, Any]:
             row["porcupine_over_check"] = round(ref / max(row["check_s"], 1e-6), 1)
         out[name] = row
         if log:
-            log(f"  {name}: whole {row['whole_command_s']} s, check {row['check_s']} s, "
-                f"{row['peak_rss_mb']} MB")
+            log(f"  {name}: whole {row['whole_command_s']} s ({row['whole_command_cpu_s']} "
+                f"CPU-s), check {row['check_s']} s, {row['peak_rss_mb']} MB")
     return out
 
 
@@ -209,18 +220,29 @@ def scaling_markdown(results: dict[str, Any]) -> list[str]:
     for row in s["first_finding"]:
         lines.append(f"| {row['variant']} | {row['jobs_1_median_s']} | "
                      f"{row['jobs_2_median_s']} | {row['jobs_1_execs']} |")
+    rows = s["check_history"]
+    base = any("baseline_whole_command_s" in r for r in rows.values())
     lines += ["", "`mapfuzz check-history FILE` on the histories of bench/histories.py (one "
-              "subprocess per run, medians of 3; peak RSS of the whole command):", "",
-              "| history | whole command s | peak RSS MB | check s | verdict | Porcupine check s "
-              "| Porcupine / mapfuzz check |", "|---|---|---|---|---|---|---|"]
-    for name, row in s["check_history"].items():
+              "subprocess per run, medians of 3; peak RSS and CPU seconds of the whole "
+              "command" + ("; the baseline, another mapfuzz tree, run side by side" if base
+                           else "") + "):", "",
+              "| history | whole command s | CPU s | peak RSS MB | check s | verdict "
+              "| Porcupine check s | Porcupine / mapfuzz check |"
+              + (" baseline whole s | baseline CPU s | baseline RSS MB | baseline check s |"
+                 if base else ""),
+              "|---|---|---|---|---|---|---|---|" + ("---|---|---|---|" if base else "")]
+    for name, row in rows.items():
         live = row.get("porcupine_live_s")
         rec = row["porcupine_recorded_s"]
         gave_up = row.get("porcupine_live_unknown_after_s")
         por = (f"{live} (live)" if live is not None else
                f"unknown after {gave_up} s (live)" if gave_up is not None else
                f"{rec} (recorded)" if rec is not None else "unknown after 20 s (recorded)")
-        lines.append(f"| {name} | {row['whole_command_s']} | {row['peak_rss_mb']} | "
-                     f"{row['check_s']} | {row['verdict']} | {por} | "
-                     f"{row.get('porcupine_over_check', '-')} |")
+        line = (f"| {name} | {row['whole_command_s']} | {row.get('whole_command_cpu_s', '-')} | "
+                f"{row['peak_rss_mb']} | {row['check_s']} | {row['verdict']} | {por} | "
+                f"{row.get('porcupine_over_check', '-')} |")
+        if base:
+            line += "".join(f" {row.get('baseline_' + k, '-')} |" for k in (
+                "whole_command_s", "whole_command_cpu_s", "peak_rss_mb", "check_s"))
+        lines.append(line)
     return lines
