@@ -294,6 +294,11 @@ def run_bench(quick: bool = False, log: Log = None) -> dict[str, Any]:
 
 
 def write_markdown(results: dict[str, Any], path: Path) -> None:
+    path.write_text(render_markdown(results))
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """BENCHMARKS.md's text for ``results``."""
     m = results["machine"]
     lines = [
         "# Benchmarks",
@@ -360,4 +365,4 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     ]
     for k, v in results["oracle"].items():
         lines.append(f"| {k} | {v['median_s']} | {v['verdict']} |")
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"

@@ -15,10 +15,12 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from harness.oracle import Violation
 from harness.run.execute import RunSpec
 from harness.run.inputs import InputError, LoadedInput, load_input
+from harness.run.reproducer import Saved, output_dir_problem
 from harness.run.worker import Attempt, Worker, WorkerError
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -42,11 +44,19 @@ def cli() -> None:
     """mapfuzz: race-detection fuzzer for concurrent hash maps."""
 
 
-def load(path: Path) -> LoadedInput:
+def load(path: Path, raw: bool = False) -> LoadedInput:
     try:
-        return load_input(path)
+        return load_input(path, raw=raw)
     except InputError as exc:
         fail(str(exc))
+
+
+raw_option = click.option(
+    "--raw",
+    is_flag=True,
+    help="read FILE as a raw fuzz input whatever its name (raw inputs are otherwise "
+    "taken only from libFuzzer-style names: crash-*, a 40-hex corpus name)",
+)
 
 
 def run_attempts(target_spec: str, loaded: LoadedInput, specs: list[RunSpec]) -> list[Attempt]:
@@ -75,6 +85,35 @@ def print_violations(violations: tuple[Violation, ...]) -> None:
     for v in violations:
         where = f" on key {v.key}" if v.key else ""
         err.print(f"[bold red]{v.cls}[/]{where}: {v.explanation}", markup=True)
+
+
+def check_out_dir(path: Path, flag: str) -> None:
+    """Before any work: a directory files can be written to (exit 2 naming it otherwise)."""
+    problem = output_dir_problem(path)
+    if problem:
+        fail(f"{flag} {path}: {problem}; pass a writable directory with {flag} DIR")
+
+
+def print_saved(saved: Saved) -> None:
+    """Where a finding's reproducer went; a failed write says why and where it went
+    instead, or prints the reproducer itself when no directory could take it."""
+    if saved.problem:
+        err.print(f"[bold red]{escape(saved.problem)}[/]", markup=True)
+    if saved.path is None:
+        err.print("the reproducer follows (save it as FILE.json, then: mapfuzz repro FILE.json)")
+        err.print(saved.text, markup=False)
+        return
+    instead = " instead" if saved.problem else ""
+    err.print(f"written to {saved.path}{instead}\nreplay with: mapfuzz repro {saved.path}",
+              markup=False)
+
+
+def exit_saved(saved: Saved | None, code: int) -> NoReturn:
+    """Exit with ``code``, or with the one-line error of a write that failed (exit 2)
+    once the finding has been printed."""
+    if saved is not None and saved.problem:
+        fail(f"{escape(saved.problem)} (the finding is printed above)")
+    sys.exit(code)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

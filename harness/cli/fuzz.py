@@ -31,6 +31,7 @@ from harness.frontends.atheris_driver import (
     atheris_available,
     run_atheris_campaign,
 )
+from harness.run.reproducer import output_dir_problem
 from harness.run.target import Target, TargetError
 from harness.search.campaign import (
     DEFAULT_NOISE,
@@ -85,13 +86,7 @@ class FuzzProgress:
                 f"{result.canary['found_after_execs']} executions; fuzzing the target now"
             )
         if report is not None:
-            where = f" on key {report.key}" if report.key else ""
-            self._print(
-                f"[bold red]finding:[/] {report.cls}{where} after {report.execs_to_find} "
-                f"executions ({report.first_found_s:.2f} s)\n  {report.explanation}\n"
-                f"  written to {report.reproducer}\n"
-                f"  replay with: mapfuzz repro {report.reproducer}"
-            )
+            self._print(finding_text(report))
             return
         if not result.execs:
             return
@@ -113,6 +108,29 @@ class FuzzProgress:
             return
         self.last = now
         err.print(f"{result.elapsed_s:6.1f} s  {status}")
+
+
+def finding_text(report: Report) -> str:
+    """A finding as printed (rich markup): class, key, explanation, where the reproducer
+    went and how to replay it; a write that failed says so and where the file went
+    instead (or prints the reproducer itself)."""
+    where = f" on key {escape(report.key)}" if report.key else ""
+    lines = [
+        f"[bold red]finding:[/] {report.cls}{where} after {report.execs_to_find} "
+        f"executions ({report.first_found_s:.2f} s)",
+        f"  {escape(report.explanation)}",
+    ]
+    if report.write_problem:
+        lines.append(f"  [bold red]{escape(report.write_problem)}[/]")
+    if report.reproducer is None:
+        lines.append("  the reproducer follows (save it as FILE.json, then: "
+                     "mapfuzz repro FILE.json)")
+        lines.append(escape(report.reproducer_text))
+    else:
+        instead = " instead" if report.write_problem else ""
+        lines.append(f"  written to {escape(str(report.reproducer))}{instead}")
+        lines.append(f"  replay with: mapfuzz repro {escape(str(report.reproducer))}")
+    return "\n".join(lines)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -147,10 +165,10 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
 @click.option(
     "--time",
     "seconds",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, min_open=True),
     default=60.0,
     show_default=True,
-    help="time budget in seconds",
+    help="time budget in seconds (more than 0)",
 )
 @click.option("--execs", type=click.IntRange(min=1), default=None, help="execution budget")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
@@ -225,6 +243,9 @@ def fuzz(
     if shape and engine != "random":
         fail(f"{', '.join(shape)}: for --engine random, which generates the schedules "
              f"({engine} makes its own)")
+    problem = output_dir_problem(artifacts)
+    if problem:
+        fail(f"--artifacts {artifacts}: {problem}; pass a writable directory with --artifacts DIR")
     if noise is not None and mode != "stress":
         fail("--noise is for --mode stress (controlled mode schedules threads itself)")
     try:
@@ -302,7 +323,8 @@ def fuzz(
                         "key": f.key,
                         "first_found_s": round(f.first_found_s, 3),
                         "execs_to_find": f.execs_to_find,
-                        "reproducer": str(f.reproducer),
+                        "reproducer": None if f.reproducer is None else str(f.reproducer),
+                        "write_problem": f.write_problem,
                     }
                     for f in result.findings
                 ],
@@ -321,4 +343,9 @@ def fuzz(
             )
             for crash in result.crash_files:
                 err.print(f"libFuzzer crash input: {crash}")
+    lost = [f for f in result.findings if f.write_problem]
+    if lost:
+        fail(f"{lost[0].write_problem} (the finding is printed above"
+             + (f"; its reproducer is in {lost[0].reproducer.parent})" if lost[0].reproducer
+                else ")"))
     sys.exit(EXIT_FINDING if result.findings else EXIT_OK)

@@ -14,12 +14,16 @@ from harness.cli.common import (
     EXIT_FINDING,
     EXIT_OK,
     artifacts_option,
+    check_out_dir,
     cli,
     emit_json,
     err,
+    exit_saved,
     fail,
     load,
+    print_saved,
     print_violations,
+    raw_option,
     run_attempts,
     trace_hash_of,
     verdict_of,
@@ -27,7 +31,7 @@ from harness.cli.common import (
 from harness.data.schedule import MapConfig, to_json
 from harness.run.execute import RunSpec
 from harness.run.inputs import LoadedInput, load_input
-from harness.run.reproducer import Reproducer, save, violation_json
+from harness.run.reproducer import Reproducer, Saved, save_safely, violation_json
 from harness.run.target import Target, TargetError
 from harness.run.worker import WorkerError
 
@@ -52,6 +56,7 @@ from harness.run.worker import WorkerError
     help="stress mode: probability of noise at a schedule point",
 )
 @artifacts_option("where the reproducer of a finding is written")
+@raw_option
 @click.option("--json", "json_mode", is_flag=True)
 def run(
     schedule: Path,
@@ -60,10 +65,12 @@ def run(
     seed: int | None,
     noise: float,
     artifacts: Path,
+    raw: bool,
     json_mode: bool,
 ) -> None:
     """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it."""
-    loaded = load(schedule)
+    loaded = load(schedule, raw)
+    check_out_dir(artifacts, "--artifacts")
     target_spec = loaded.schedule.config.target
     try:
         target = Target.load(target_spec)
@@ -79,7 +86,7 @@ def run(
     controlled = mode == "controlled"
     th = trace_hash_of(attempt) if controlled else None
     trace_hash = None if th is None else f"0x{th:016x}"
-    path = None
+    saved: Saved | None = None
     if attempt.violations:
         r = Reproducer(
             target_name=target.name,
@@ -92,7 +99,7 @@ def run(
             violations=attempt.violations,
             found={"engine": "run", "input": str(schedule)},
         )
-        path = save(r, artifacts)
+        saved = save_safely(r, artifacts)
     if json_mode:
         emit_json(
             {
@@ -101,15 +108,21 @@ def run(
                 "trace_hash": trace_hash,
                 "runs": 1,
                 "reproduced": 1 if attempt.violations else 0,
-                "reproducer": str(path) if path else None,
+                **_saved_json(saved),
             }
         )
     else:
         err.print(f"verdict: {verdict}" + (f"  (trace {trace_hash})" if trace_hash else ""))
         print_violations(attempt.violations)
-        if path:
-            err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
-    sys.exit(EXIT_FINDING if attempt.violations else EXIT_OK)
+        if saved:
+            print_saved(saved)
+    exit_saved(saved, EXIT_FINDING if attempt.violations else EXIT_OK)
+
+
+def _saved_json(saved: Saved | None) -> dict[str, str | None]:
+    path = saved.path if saved else None
+    return {"reproducer": None if path is None else str(path),
+            "write_problem": saved.problem if saved else None}
 
 
 @cli.command()
@@ -138,11 +151,11 @@ def run(
 )
 @click.option(
     "--target",
-    default="evacmap",
-    show_default=True,
-    help="raw fuzz input (a crash file): the target it was fuzzed on",
+    default=None,
+    help="raw fuzz input (a crash file): the target it was fuzzed on (default evacmap)",
 )
 @click.option("--variant", default=None, help="raw fuzz input: the variant it was fuzzed on")
+@raw_option
 @click.option("--json", "json_mode", is_flag=True)
 def repro(
     file: Path,
@@ -150,8 +163,9 @@ def repro(
     to_controlled: bool,
     budget: int,
     artifacts: Path,
-    target: str,
+    target: str | None,
     variant: str | None,
+    raw: bool,
     json_mode: bool,
 ) -> None:
     """Replay a reproducer: exactly (controlled) or N times counting hits (stress).
@@ -159,13 +173,19 @@ def repro(
     A raw fuzz input (a crash file an engine wrote) replays in controlled mode with
     the seed it carries, on --target/--variant. With --to-controlled, turn a stress
     finding into a controlled one instead."""
-    loaded = load(file)
+    loaded = load(file, raw)
     if loaded.kind == "bytes":
-        _repro_raw(file, target, variant, runs or 1, artifacts, json_mode)
+        if target is None and variant is None:
+            fail(f"{file} is a raw fuzz input, which does not record the map it ran on; "
+                 f"name it: mapfuzz repro {file} --variant V (a seeded evacmap bug), "
+                 "or --target evacmap (the correct map) / --target T")
+        check_out_dir(artifacts, "--artifacts")
+        _repro_raw(file, target or "evacmap", variant, runs or 1, artifacts, json_mode)
     r = loaded.reproducer
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; run it with: mapfuzz run {file}")
     if to_controlled:
+        check_out_dir(artifacts, "--artifacts")
         _to_controlled(file, r, budget, artifacts, json_mode)
     controlled = r.spec.mode == "controlled"
     n = runs or (1 if controlled else 20)
@@ -220,17 +240,17 @@ def _repro_raw(
     except (TargetError, ValueError) as exc:
         fail(str(exc))
     config = MapConfig(target=target.spec, variant=variant)
-    raw = load_input(file, config)
+    raw = load_input(file, config, raw=True)
     assert raw.seed is not None  # raw inputs always carry one
     loaded = LoadedInput("bytes", fit_to_target(raw.schedule, target), seed=raw.seed)
     spec = controlled_spec(raw.seed)
     attempts = run_attempts(target_spec, loaded, [spec] * n)
     hits = [a for a in attempts if a.violations]
-    path = None
+    saved: Saved | None = None
     if hits:
         first = hits[0]
         outcome = first.outcome
-        path = save(
+        saved = save_safely(
             Reproducer(
                 target_name=target.name,
                 target_path=target.path,
@@ -252,7 +272,7 @@ def _repro_raw(
                 "trace_hash": None if not hits else _hex(trace_hash_of(hits[0])),
                 "runs": n,
                 "reproduced": len(hits),
-                "reproducer": str(path) if path else None,
+                **_saved_json(saved),
             }
         )
     else:
@@ -261,10 +281,10 @@ def _repro_raw(
             + (f" variant {variant}" if variant else "")
             + f": a finding in {len(hits)} of {n} run(s)"
         )
-        if hits:
+        if hits and saved:
             print_violations(hits[0].violations)
-            err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
-    sys.exit(EXIT_FINDING if hits else EXIT_OK)
+            print_saved(saved)
+    exit_saved(saved, EXIT_FINDING if hits else EXIT_OK)
 
 
 def _hex(value: int | None) -> str | None:
@@ -287,7 +307,7 @@ def _to_controlled(
     finally:
         runs.close()
     w = result.reproducer
-    path = save(w, artifacts) if w is not None else None
+    saved = save_safely(w, artifacts) if w is not None else None
     if json_mode:
         emit_json(
             {
@@ -297,10 +317,10 @@ def _to_controlled(
                 "same_key": result.same_key,
                 "attempts": result.attempts,
                 "budget": budget,
-                "reproducer": str(path) if path else None,
+                **_saved_json(saved),
             }
         )
-    elif w is None or path is None:
+    elif w is None or saved is None:
         err.print(
             f"{file}: no controlled witness of {r.main_class} in {result.attempts} attempts; "
             "the bug may need a hardware reordering (controlled mode cannot reach those), "
@@ -312,15 +332,17 @@ def _to_controlled(
             f"controlled witness of {w.main_class} {where} after {result.attempts} attempt(s) "
             f"({w.spec.strategy}, seed {w.spec.seed})"
         )
-        err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
-    sys.exit(EXIT_FINDING if w is not None else EXIT_OK)
+        print_violations(w.violations)
+        print_saved(saved)
+    exit_saved(saved, EXIT_FINDING if w is not None else EXIT_OK)
 
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def show(file: Path) -> None:
+@raw_option
+def show(file: Path, raw: bool) -> None:
     """Print a schedule, reproducer or raw fuzz input as JSON."""
-    loaded = load(file)
+    loaded = load(file, raw)
     if loaded.reproducer is not None:
         from harness.run.reproducer import to_json_obj
 

@@ -13,14 +13,27 @@ from harness.cli.common import (
     EXIT_INTERNAL,
     EXIT_OK,
     EXIT_USAGE,
+    check_out_dir,
     cli,
     emit_json,
     err,
+    exit_saved,
     fail,
     load,
+    print_saved,
+    raw_option,
 )
 from harness.data.schedule import MapConfig
-from harness.run.reproducer import Reproducer, ReproducerError, save, to_json_obj
+from harness.run.reproducer import (
+    Reproducer,
+    ReproducerError,
+    Saved,
+    fallback_dir,
+    save,
+    save_safely,
+    to_json_obj,
+)
+from harness.run.target import Target, TargetError
 from harness.run.worker import WorkerError
 from harness.tools.candidates import LocalRuns, Runs, WorkerRuns
 from harness.tools.cmin import (
@@ -54,6 +67,32 @@ def write_reproducer(r: Reproducer, target: str) -> Path:
     tmp.write_text(text)
     tmp.rename(out)
     return out
+
+
+def _out_problem(target: str) -> str | None:
+    """Why tmin's -o cannot take the result (checked before minimising)."""
+    out = Path(target)
+    if out.is_dir() or target.endswith("/"):
+        from harness.run.reproducer import output_dir_problem
+
+        return output_dir_problem(out)
+    if out.exists():
+        return ("exists; refusing to overwrite it (pass a new name, or a directory where "
+                "the result gets a content-hash name)")
+    from harness.run.reproducer import output_dir_problem
+
+    return output_dir_problem(out.parent)
+
+
+def _write_result(r: Reproducer, target: str) -> Saved:
+    """write_reproducer, never losing the result: a failed write goes to the fallback
+    directory (see save_safely)."""
+    try:
+        return Saved(write_reproducer(r, target), None, "")
+    except (OSError, ReproducerError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        saved = save_safely(r, fallback_dir())
+        return Saved(saved.path, f"cannot write {target}: {why}", saved.text)
 
 
 def _size_text(d: dict[str, int]) -> str:
@@ -110,6 +149,9 @@ def tmin(
     deterministic run per candidate; stress ones need k of N failing runs."""
     if k > n:
         fail(f"--min-hits {k} is more than --runs {n}")
+    problem = _out_problem(out)
+    if problem:
+        fail(f"-o {out}: {problem}")
     loaded = load(file)
     r = loaded.reproducer
     if r is None:
@@ -130,17 +172,16 @@ def tmin(
         fail(str(exc).splitlines()[0])
     finally:
         runs.close()
-    try:
-        path = write_reproducer(res.reproducer, out)
-    except ReproducerError as exc:
-        fail(str(exc))
+    saved = _write_result(res.reproducer, out)
+    path = saved.path
     elapsed = time.monotonic() - start
     before, after = sizes(res.before), sizes(res.after)
     if json_mode:
         emit_json(
             {
                 "input": str(file),
-                "output": str(path),
+                "output": None if path is None else str(path),
+                "write_problem": saved.problem,
                 "class": res.signature.cls,
                 "before": before,
                 "after": after,
@@ -158,8 +199,8 @@ def tmin(
         )
         if res.reproduction_rate is not None:
             err.print(f"reproduction rate: {res.reproduction_rate:.0%} of stress runs")
-        err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
-    sys.exit(EXIT_OK)
+        print_saved(saved)
+    exit_saved(saved, EXIT_OK)
 
 
 @cli.command()
@@ -200,6 +241,7 @@ def tmin(
     "(its features: interleaving counters plus any code coverage; raw fuzz inputs "
     "only; inputs that fail on the target are kept)",
 )
+@raw_option
 @click.option("--json", "json_mode", is_flag=True)
 def cmin(
     dirs: tuple[Path, ...],
@@ -208,6 +250,7 @@ def cmin(
     target_spec: str,
     seed: int,
     engine: str,
+    raw: bool,
     json_mode: bool,
 ) -> None:
     """Minimise a corpus: the fewest inputs keeping every interleaving feature and
@@ -216,11 +259,16 @@ def cmin(
     start = time.monotonic()
     config = MapConfig(target=target_spec, variant=variant)
     try:
+        Target.load(target_spec).variant_index(variant)
+    except (TargetError, ValueError) as exc:
+        fail(str(exc))
+    check_out_dir(out, "-o")
+    try:
         check_output(out, list(dirs))
         if engine == "libfuzzer":
-            res = libfuzzer_merge(list(dirs), config)
+            res = libfuzzer_merge(list(dirs), config, raw=raw)
         else:
-            res = minimise_corpus(list(dirs), config, seed=seed)
+            res = minimise_corpus(list(dirs), config, seed=seed, raw=raw)
         if not res.kept and not res.skipped:
             fail(f"no input files in {', '.join(map(str, dirs))}")
         state = write_output(res.kept, out, list(dirs))

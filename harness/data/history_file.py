@@ -149,4 +149,7 @@ def read_history(path: str | os.PathLike[str]) -> History:
             else:
                 writes.add(arg)
                 vi.writer = idx
+    if not h.ops:
+        raise HistoryFileError(p, 0, "no operations (an empty history proves nothing; "
+                               "expected one JSON object per line)")
     return h

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,58 @@ def save(r: Reproducer, directory: Path) -> Path:
     tmp.write_text(text)
     tmp.rename(path)
     return path
+
+
+FALLBACK_ENV = "MAPFUZZ_FALLBACK_DIR"
+"""Where a reproducer goes when its directory cannot take it (default: mapfuzz-findings
+in the system's temporary directory)."""
+
+
+def fallback_dir() -> Path:
+    return Path(os.environ.get(FALLBACK_ENV) or Path(tempfile.gettempdir()) / "mapfuzz-findings")
+
+
+def output_dir_problem(directory: Path) -> str | None:
+    """Why files cannot be written under ``directory`` (None: they can), checked before
+    any work starts. A missing directory is fine when it can be created: its nearest
+    existing ancestor must be a writable directory."""
+    p = directory
+    while not p.exists() and p.parent != p:
+        p = p.parent
+    if not p.is_dir():
+        return f"{p} is not a directory" if p == directory else f"{p} is a file, not a directory"
+    if not os.access(p, os.W_OK | os.X_OK):
+        return f"{p} is not writable"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """Where a reproducer was written: ``path`` (None: nowhere, see ``text``), and why
+    the directory asked for could not take it (``problem``, None when it did)."""
+
+    path: Path | None
+    problem: str | None
+    text: str
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return str(exc)
+
+
+def save_safely(r: Reproducer, directory: Path) -> Saved:
+    """``save``, but a write that fails (disk full, a directory that went away, an
+    existing file with other content) never loses the finding: the reproducer goes to
+    ``fallback_dir()`` instead, and if that fails too, ``text`` still holds it."""
+    text = json.dumps(to_json_obj(r), indent=1) + "\n"
+    try:
+        return Saved(save(r, directory), None, text)
+    except (OSError, ReproducerError) as exc:
+        problem = f"cannot write to {directory}: {_why(exc)}"
+    try:
+        return Saved(save(r, fallback_dir()), problem, text)
+    except (OSError, ReproducerError) as exc:
+        return Saved(None, f"{problem}; nor to {fallback_dir()}: {_why(exc)}", text)

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.data.schedule import MapConfig, from_json, to_json
 from harness.run.execute import RunSpec, allowed_kinds
-from harness.run.reproducer import Reproducer, save
+from harness.run.reproducer import Reproducer, save_safely
 from harness.run.target import Target
 from harness.run.worker import Finding, Worker, WorkerDied
 from harness.search.collide import evacmap_colliding_keys
@@ -43,8 +43,13 @@ class Report:
     key: str | None
     first_found_s: float
     execs_to_find: int
-    reproducer: Path
+    reproducer: Path | None
+    """Where the reproducer was written (a fallback directory when ``write_problem`` says
+    why the one asked for could not take it); None when no directory could."""
     explanation: str
+    write_problem: str | None = None
+    reproducer_text: str = ""
+    """The reproducer's JSON: printed when no file could hold it."""
 
 
 @dataclass(slots=True)
@@ -226,15 +231,17 @@ def run_campaign(cfg: CampaignConfig, progress: Progress | None = None) -> Campa
                 }
                 # no wall-clock time in the file: the same finding (controlled mode is
                 # deterministic) gets the same content, hence the same name, every time
-                path = save(finding_reproducer(target, finding, found), cfg.artifacts)
+                saved = save_safely(finding_reproducer(target, finding, found), cfg.artifacts)
                 v = finding.violations[0]
                 report = Report(
                     cls=cls,
                     key=v.key,
                     first_found_s=t,
                     execs_to_find=result.execs,
-                    reproducer=path,
+                    reproducer=saved.path,
                     explanation=v.explanation,
+                    write_problem=saved.problem,
+                    reproducer_text=saved.text if saved.path is None else "",
                 )
                 result.findings.append(report)
                 if progress:

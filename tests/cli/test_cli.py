@@ -214,5 +214,5 @@ def test_raw_crash_input_replays_as_the_engines_ran_it(tmp_path: Path) -> None:
     assert out["reproduced"] == 1 and {v["class"] for v in out["violations"]} == expected
     r = mapfuzz("repro", out["reproducer"], "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["reproduced"] == 1
-    clean = mapfuzz("repro", crash, "--json")
+    clean = mapfuzz("repro", crash, "--target", "evacmap", "--json")
     assert clean.returncode == 0 and json.loads(clean.stdout)["reproduced"] == 0
