@@ -13,11 +13,18 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harness.cli.ci_outputs import (
+    campaign_record,
+    check_ci_outputs,
+    ci_output_options,
+    write_ci_outputs,
+)
 from harness.cli.common import (
     EXIT_FINDING,
     EXIT_INTERNAL,
     EXIT_OK,
     artifacts_option,
+    check_out_dir,
     cli,
     emit_json,
     err,
@@ -31,7 +38,6 @@ from harness.frontends.atheris_driver import (
     atheris_available,
     run_atheris_campaign,
 )
-from harness.run.reproducer import output_dir_problem
 from harness.run.target import Target, TargetError
 from harness.search.campaign import (
     DEFAULT_NOISE,
@@ -194,6 +200,7 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
     default=None,
     help="atheris: the corpus directory libFuzzer reads and grows (default: a temporary one)",
 )
+@ci_output_options
 @click.argument("libfuzzer_flags", nargs=-1, type=click.UNPROCESSED)
 def fuzz(
     target: str,
@@ -214,6 +221,9 @@ def fuzz(
     capacity: int | None,
     noise: float | None,
     corpus: Path | None,
+    junit: Path | None,
+    sarif: Path | None,
+    summary: Path | None,
     libfuzzer_flags: tuple[str, ...],
 ) -> None:
     """Fuzz a map: generated schedules on real threads, every execution judged by the oracle.
@@ -243,9 +253,8 @@ def fuzz(
     if shape and engine != "random":
         fail(f"{', '.join(shape)}: for --engine random, which generates the schedules "
              f"({engine} makes its own)")
-    problem = output_dir_problem(artifacts)
-    if problem:
-        fail(f"--artifacts {artifacts}: {problem}; pass a writable directory with --artifacts DIR")
+    check_out_dir(artifacts, "--artifacts")
+    check_ci_outputs(junit=junit, sarif=sarif, summary=summary)
     if noise is not None and mode != "stress":
         fail("--noise is for --mode stress (controlled mode schedules threads itself)")
     try:
@@ -343,6 +352,8 @@ def fuzz(
             )
             for crash in result.crash_files:
                 err.print(f"libFuzzer crash input: {crash}")
+    if junit or sarif or summary:
+        write_ci_outputs(junit, sarif, summary, campaign=campaign_record(result))
     lost = [f for f in result.findings if f.write_problem]
     if lost:
         fail(f"{lost[0].write_problem} (the finding is printed above"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
 import click
 from rich.console import Console
 
+from harness.cli.ci_outputs import check_ci_outputs, ci_output_options, write_ci_outputs
 from harness.cli.common import (
     EXIT_FINDING,
     EXIT_OK,
@@ -33,7 +35,9 @@ from harness.run.execute import RunSpec
 from harness.run.inputs import LoadedInput, load_input
 from harness.run.reproducer import Reproducer, Saved, save_safely, violation_json
 from harness.run.target import Target, TargetError
-from harness.run.worker import WorkerError
+from harness.run.worker import Worker, WorkerError
+from harness.tools.ci_results import ReplayRecord
+from harness.tools.findings import finding_record
 
 
 @cli.command()
@@ -126,7 +130,7 @@ def _saved_json(saved: Saved | None) -> dict[str, str | None]:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--runs",
     type=click.IntRange(min=1),
@@ -156,9 +160,10 @@ def _saved_json(saved: Saved | None) -> dict[str, str | None]:
 )
 @click.option("--variant", default=None, help="raw fuzz input: the variant it was fuzzed on")
 @raw_option
+@ci_output_options
 @click.option("--json", "json_mode", is_flag=True)
 def repro(
-    file: Path,
+    files: tuple[Path, ...],
     runs: int | None,
     to_controlled: bool,
     budget: int,
@@ -166,13 +171,42 @@ def repro(
     target: str | None,
     variant: str | None,
     raw: bool,
+    junit: Path | None,
+    sarif: Path | None,
+    summary: Path | None,
     json_mode: bool,
 ) -> None:
-    """Replay a reproducer: exactly (controlled) or N times counting hits (stress).
+    """Replay reproducers: exactly (controlled) or N times counting hits (stress).
 
-    A raw fuzz input (a crash file an engine wrote) replays in controlled mode with
-    the seed it carries, on --target/--variant. With --to-controlled, turn a stress
-    finding into a controlled one instead."""
+    FILES are reproducers, or directories of them (a regression corpus: every *.json
+    inside); exit 1 when any finding reproduced, so CI can gate on "every old finding
+    still fixed" (--junit: one test case per reproducer, passed when it no longer
+    reproduces). A raw fuzz input (a crash file an engine wrote) replays in
+    controlled mode with the seed it carries, on --target/--variant. With
+    --to-controlled, turn a stress finding into a controlled one instead."""
+    paths = _expand(files)
+    check_ci_outputs(junit=junit, sarif=sarif, summary=summary)
+    if len(paths) > 1 or files[0].is_dir():
+        if to_controlled:
+            fail("--to-controlled takes one reproducer, not a corpus")
+        loaded_all = [(p, load(p)) for p in paths]
+        for p, loaded in loaded_all:
+            if loaded.reproducer is None:
+                fail(f"{p} is a {loaded.kind} file, not a reproducer; replay a corpus of "
+                     "reproducers (raw inputs one at a time, with --target/--variant)")
+        workers: dict[str, Worker] = {}  # one per target, reused across the corpus
+        try:
+            records = [_replay(p, loaded, runs, json_mode, workers) for p, loaded in loaded_all]
+        finally:
+            for w in workers.values():
+                w.close()
+        write_ci_outputs(junit, sarif, summary, replays=records)
+        back = sum(1 for r in records if not r.fixed)
+        if not json_mode:
+            err.print(f"{len(records) - back} of {len(records)} reproducers no longer "
+                      f"reproduce; {back} reproduced")
+        sys.exit(EXIT_FINDING if back else EXIT_OK)
+    file = paths[0]
     loaded = load(file, raw)
     if loaded.kind == "bytes":
         if target is None and variant is None:
@@ -187,13 +221,54 @@ def repro(
     if to_controlled:
         check_out_dir(artifacts, "--artifacts")
         _to_controlled(file, r, budget, artifacts, json_mode)
+    record = _replay(file, loaded, runs, json_mode)
+    write_ci_outputs(junit, sarif, summary, replays=[record])
+    sys.exit(EXIT_OK if record.fixed else EXIT_FINDING)
+
+
+def _expand(files: tuple[Path, ...]) -> list[Path]:
+    """Files as given; a directory stands for the *.json files directly inside it."""
+    out: list[Path] = []
+    for f in files:
+        if f.is_dir():
+            inside = sorted(f.glob("*.json"))
+            if not inside:
+                fail(f"{f}: no *.json reproducers inside")
+            out += inside
+        elif not f.exists():
+            fail(f"{f}: no such file or directory")
+        else:
+            out.append(f)
+    return out
+
+
+def _replay(
+    file: Path,
+    loaded: LoadedInput,
+    runs: int | None,
+    json_mode: bool,
+    workers: dict[str, Worker] | None = None,
+) -> ReplayRecord:
+    """Replay one reproducer (exactly, or N stress runs), print the result, return it.
+    ``workers``: worker processes by target, kept for the next reproducer."""
+    r = loaded.reproducer
+    assert r is not None
+    start = time.monotonic()
     controlled = r.spec.mode == "controlled"
     n = runs or (1 if controlled else 20)
     if controlled:
         specs = [r.replay_spec()] * n
     else:
         specs = [RunSpec(mode="stress", seed=r.spec.seed + i, noise=r.spec.noise) for i in range(n)]
-    attempts = run_attempts(r.target_spec, loaded, specs)
+    if workers is None:
+        attempts = run_attempts(r.target_spec, loaded, specs)
+    else:
+        try:
+            if r.target_spec not in workers:
+                workers[r.target_spec] = Worker(r.target_spec)
+            attempts = workers[r.target_spec].attempts(loaded.schedule, specs)
+        except WorkerError as exc:
+            fail(f"{file}: {str(exc).splitlines()[0]}")
     wanted = r.main_class
     reproduced = sum(1 for a in attempts if any(v.cls == wanted for v in a.violations))
     hashes = {trace_hash_of(a) for a in attempts} if controlled else set()
@@ -202,6 +277,7 @@ def repro(
     if json_mode:
         emit_json(
             {
+                "file": str(file),
                 "verdict": verdict_of(attempts),
                 "violations": [violation_json(v) for v in first.violations],
                 "trace_hash": trace_hash,
@@ -211,7 +287,7 @@ def repro(
         )
     else:
         err.print(
-            f"{file}: {wanted} reproduced in {reproduced} of {n} run(s)"
+            f"{file}: {wanted} reproduced in {reproduced} of {n} run{'s' if n != 1 else ''}"
             + (f", trace {trace_hash}" if trace_hash else "")
         )
         if (
@@ -225,7 +301,9 @@ def repro(
                 "the target or mapfuzz changed since the reproducer was written"
             )
         print_violations(first.violations)
-    sys.exit(EXIT_FINDING if reproduced else EXIT_OK)
+    outcome = first.outcome if controlled and reproduced else None
+    return ReplayRecord(file, finding_record(r, file, outcome=outcome), n, reproduced,
+                        time.monotonic() - start)
 
 
 def _repro_raw(
