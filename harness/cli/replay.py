@@ -35,9 +35,9 @@ from harness.run.execute import RunSpec
 from harness.run.inputs import LoadedInput, load_input
 from harness.run.reproducer import Reproducer, Saved, save_safely, violation_json
 from harness.run.target import Target, TargetError
-from harness.run.worker import Worker, WorkerError
+from harness.run.worker import WorkerError
 from harness.tools.ci_results import ReplayRecord
-from harness.tools.findings import finding_record
+from harness.tools.findings import WorkerPool, finding_record
 
 
 @cli.command()
@@ -194,12 +194,8 @@ def repro(
             if loaded.reproducer is None:
                 fail(f"{p} is a {loaded.kind} file, not a reproducer; replay a corpus of "
                      "reproducers (raw inputs one at a time, with --target/--variant)")
-        workers: dict[str, Worker] = {}  # one per target, reused across the corpus
-        try:
-            records = [_replay(p, loaded, runs, json_mode, workers) for p, loaded in loaded_all]
-        finally:
-            for w in workers.values():
-                w.close()
+        with WorkerPool() as pool:  # one worker per target, reused across the corpus
+            records = [_replay(p, loaded, runs, json_mode, pool) for p, loaded in loaded_all]
         write_ci_outputs(junit, sarif, summary, replays=records)
         back = sum(1 for r in records if not r.fixed)
         if not json_mode:
@@ -247,10 +243,10 @@ def _replay(
     loaded: LoadedInput,
     runs: int | None,
     json_mode: bool,
-    workers: dict[str, Worker] | None = None,
+    pool: WorkerPool | None = None,
 ) -> ReplayRecord:
     """Replay one reproducer (exactly, or N stress runs), print the result, return it.
-    ``workers``: worker processes by target, kept for the next reproducer."""
+    ``pool``: worker processes by target, kept for the next reproducer."""
     r = loaded.reproducer
     assert r is not None
     start = time.monotonic()
@@ -260,13 +256,11 @@ def _replay(
         specs = [r.replay_spec()] * n
     else:
         specs = [RunSpec(mode="stress", seed=r.spec.seed + i, noise=r.spec.noise) for i in range(n)]
-    if workers is None:
+    if pool is None:
         attempts = run_attempts(r.target_spec, loaded, specs)
     else:
         try:
-            if r.target_spec not in workers:
-                workers[r.target_spec] = Worker(r.target_spec)
-            attempts = workers[r.target_spec].attempts(loaded.schedule, specs)
+            attempts = pool.attempts(r.target_spec, loaded.schedule, specs)
         except WorkerError as exc:
             fail(f"{file}: {str(exc).splitlines()[0]}")
     wanted = r.main_class
@@ -301,6 +295,9 @@ def _replay(
                 "the target or mapfuzz changed since the reproducer was written"
             )
         print_violations(first.violations)
+        if all(a.outcome is None and not a.violations for a in attempts):
+            err.print("note: the replay diverged from the recorded decisions (the target "
+                      "changed), so the finding did not reproduce")
     outcome = first.outcome if controlled and reproduced else None
     return ReplayRecord(file, finding_record(r, file, outcome=outcome), n, reproduced,
                         time.monotonic() - start)

@@ -14,7 +14,9 @@ Grammar (JSON object, keys in this order when written)::
       "trace_hash": str | null,        "0x..." (controlled)
       "schedule": {...},               a "mapfuzz-schedule/1" object
       "verdict": {"status": str, "violations": [{"class", "key", "ops", "explanation"}]},
-      "found": {...}                   how it was found (engine, execs, seconds), informative
+      "found": {...},                  how it was found (engine, execs, seconds), informative
+      "history": {...}                 optional (stress findings): the recorded history, a
+                                       "mapfuzz-history/1" object (harness.data.history_json)
     }
 
 Files are named ``<class>-<sha256 of the content, 12 hex>.json`` and are never
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.data.history_json import HistoryJSONError, history_from_json
 from harness.data.schedule import Schedule, ScheduleError, from_json, to_json
 from harness.oracle import Violation
 from harness.run.execute import RunSpec
@@ -55,6 +58,9 @@ class Reproducer:
     trace_hash: int | None
     violations: tuple[Violation, ...]
     found: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] | None = None
+    """Stress findings: the history the finding was judged on (a stress replay need not
+    show that interleaving again); the violations' op indices point into it."""
 
     @property
     def target_spec(self) -> str:
@@ -106,6 +112,7 @@ def to_json_obj(r: Reproducer) -> dict[str, Any]:
             "violations": [violation_json(v) for v in r.violations],
         },
         "found": r.found,
+        **({"history": r.history} if r.history is not None else {}),
     }
 
 
@@ -165,7 +172,18 @@ def from_json_obj(obj: Any, where: str = "reproducer") -> Reproducer:
         trace_hash=int(trace_hash, 16) if isinstance(trace_hash, str) else None,
         violations=violations,
         found=dict(obj.get("found") or {}),
+        history=_history(obj.get("history"), where),
     )
+
+
+def _history(obj: Any, where: str) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    try:
+        history_from_json(obj)
+    except HistoryJSONError as exc:
+        raise ReproducerError(f"{where}: {exc}") from exc
+    return dict(obj)
 
 
 def load(path: Path) -> Reproducer:

@@ -135,6 +135,7 @@ def finding_reproducer(target: Target, finding: Finding, found: dict[str, object
         trace_hash=finding.trace_hash if finding.spec.mode == "controlled" else None,
         violations=finding.violations,
         found=found,
+        history=finding.history,
     )
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.run.execute import Outcome
+from harness.data.schedule import Schedule
+from harness.run.execute import Outcome, RunSpec
 from harness.run.reproducer import Reproducer
 from harness.run.worker import Attempt, Worker
+from harness.tools.candidates import WorkerRuns
 from harness.tools.ci_results import FindingRecord
 from harness.tools.explain import EV_BLOCKED, EV_POINT, op_index_map
 
@@ -21,6 +23,30 @@ def replay_once(r: Reproducer) -> Attempt:
     """One replay: the recorded decisions (controlled) or the same seed and noise (stress)."""
     with Worker(r.target_spec) as worker:
         return worker.attempts(r.schedule, [r.replay_spec()])[0]
+
+
+class WorkerPool:
+    """One worker process per target, reused across many reproducers (a corpus, a
+    report); ``close`` ends them all."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, WorkerRuns] = {}
+
+    def attempts(self, target_spec: str, schedule: Schedule, specs: list[RunSpec]) -> list[Attempt]:
+        if target_spec not in self._runs:
+            self._runs[target_spec] = WorkerRuns(target_spec)
+        return self._runs[target_spec].attempts(schedule, specs)
+
+    def close(self) -> None:
+        for runs in self._runs.values():
+            runs.close()
+        self._runs.clear()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def witness_sites(r: Reproducer, outcome: Outcome) -> tuple[str, ...]:
