@@ -8,8 +8,10 @@ reproduced); 2 a usage or input error; 3 an internal error or a failed canary.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -21,6 +23,8 @@ from harness.oracle import Violation
 from harness.run.execute import RunSpec
 from harness.run.inputs import InputError, LoadedInput, load_input
 from harness.run.reproducer import Saved, output_dir_problem
+from harness.run.target import Target
+from harness.run.trust import check_named_targets
 from harness.run.worker import Attempt, Worker, WorkerError
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -44,11 +48,36 @@ def cli() -> None:
     """mapfuzz: race-detection fuzzer for concurrent hash maps."""
 
 
-def load(path: Path, raw: bool = False) -> LoadedInput:
+def load(
+    path: Path, raw: bool = False, target: str | None = None, check: bool = True
+) -> LoadedInput:
+    """A schedule, reproducer or raw input; the target library it names is loaded only
+    when trusted (harness.run.trust) or confirmed with ``target`` (--target), which
+    also replaces it (``check`` False: the caller never loads it, as ``show``)."""
     try:
-        return load_input(path, raw=raw)
+        loaded = load_input(path, raw=raw)
     except InputError as exc:
         fail(str(exc))
+    if target is not None:
+        return with_target(loaded, target)
+    if loaded.kind == "bytes" or not check:
+        return loaded  # a raw input names no target
+    hint = check_named_targets(path, loaded, click.get_current_context().info_name or "run")
+    if hint:
+        fail(hint)
+    return loaded
+
+
+def with_target(loaded: LoadedInput, spec: str) -> LoadedInput:
+    """The input with its target replaced by ``spec`` (a name or a library path)."""
+    path = None if Target.is_named(spec) else os.path.abspath(spec)
+    schedule = replace(loaded.schedule,
+                       config=replace(loaded.schedule.config, target=path or spec))
+    r = loaded.reproducer
+    if r is not None:
+        r = replace(r, target_name=spec if path is None else r.target_name,
+                    target_path=path, schedule=schedule)
+    return replace(loaded, schedule=schedule, reproducer=r)
 
 
 raw_option = click.option(
@@ -117,6 +146,14 @@ def exit_saved(saved: Saved | None, code: int) -> NoReturn:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+target_option = click.option(
+    "--target",
+    default=None,
+    help="the target to load instead of the one the file names (evacmap, an adapter, or "
+    "a library path); naming a library path the file names confirms it (a library outside "
+    "this project and mapfuzz's cache is loaded only then)",
+)
 
 
 def artifacts_option(help: str) -> Callable[[F], F]:

@@ -27,6 +27,7 @@ from harness.cli.common import (
     print_violations,
     raw_option,
     run_attempts,
+    target_option,
     trace_hash_of,
     verdict_of,
 )
@@ -61,6 +62,7 @@ from harness.tools.findings import WorkerPool, finding_record
 )
 @artifacts_option("where the reproducer of a finding is written")
 @raw_option
+@target_option
 @click.option("--json", "json_mode", is_flag=True)
 def run(
     schedule: Path,
@@ -70,14 +72,15 @@ def run(
     noise: float,
     artifacts: Path,
     raw: bool,
+    target: str | None,
     json_mode: bool,
 ) -> None:
     """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it."""
-    loaded = load(schedule, raw)
+    loaded = load(schedule, raw, target)
     check_out_dir(artifacts, "--artifacts")
     target_spec = loaded.schedule.config.target
     try:
-        target = Target.load(target_spec)
+        tgt = Target.load(target_spec)
     except TargetError as exc:
         fail(str(exc))
     if seed is None:
@@ -93,9 +96,9 @@ def run(
     saved: Saved | None = None
     if attempt.violations:
         r = Reproducer(
-            target_name=target.name,
-            target_path=target.path,
-            abi_version=target.abi_version,
+            target_name=tgt.name,
+            target_path=tgt.path,
+            abi_version=tgt.abi_version,
             spec=spec,
             schedule=loaded.schedule,
             trace=attempt.outcome.execution.trace if controlled and attempt.outcome else (),
@@ -156,7 +159,9 @@ def _saved_json(saved: Saved | None) -> dict[str, str | None]:
 @click.option(
     "--target",
     default=None,
-    help="raw fuzz input (a crash file): the target it was fuzzed on (default evacmap)",
+    help="raw fuzz input (a crash file): the target it was fuzzed on (default evacmap); "
+    "reproducers: the target to load instead of the one the file names (naming a library "
+    "the file names confirms it: one outside this project and mapfuzz's cache loads only then)",
 )
 @click.option("--variant", default=None, help="raw fuzz input: the variant it was fuzzed on")
 @raw_option
@@ -189,7 +194,7 @@ def repro(
     if len(paths) > 1 or files[0].is_dir():
         if to_controlled:
             fail("--to-controlled takes one reproducer, not a corpus")
-        loaded_all = [(p, load(p)) for p in paths]
+        loaded_all = [(p, load(p, target=target)) for p in paths]
         for p, loaded in loaded_all:
             if loaded.reproducer is None:
                 fail(f"{p} is a {loaded.kind} file, not a reproducer; replay a corpus of "
@@ -203,7 +208,7 @@ def repro(
                       f"reproduce; {back} reproduced")
         sys.exit(EXIT_FINDING if back else EXIT_OK)
     file = paths[0]
-    loaded = load(file, raw)
+    loaded = load(file, raw, None if raw else target)
     if loaded.kind == "bytes":
         if target is None and variant is None:
             fail(f"{file} is a raw fuzz input, which does not record the map it ran on; "
@@ -417,7 +422,7 @@ def _to_controlled(
 @raw_option
 def show(file: Path, raw: bool) -> None:
     """Print a schedule, reproducer or raw fuzz input as JSON."""
-    loaded = load(file, raw)
+    loaded = load(file, raw, check=False)
     if loaded.reproducer is not None:
         from harness.run.reproducer import to_json_obj
 
@@ -437,11 +442,12 @@ def show(file: Path, raw: bool) -> None:
     show_default=True,
     help="schedule points shown around the witnessing operations",
 )
-def explain(file: Path, context: int) -> None:
+@target_option
+def explain(file: Path, context: int, target: str | None) -> None:
     """Show the interleaving around a reproducer's violation, one column per thread."""
     from harness.tools.explain import render
 
-    loaded = load(file)
+    loaded = load(file, target=target)
     r = loaded.reproducer
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; find one with mapfuzz fuzz or run")

@@ -24,7 +24,14 @@ GENERATOR = '<meta name="generator" content="mapfuzz report">'
     show_default=True,
     help="the HTML file (an earlier mapfuzz report there is replaced; any other file is not)",
 )
-def report(artifacts_dir: Path, out: Path) -> None:
+@click.option(
+    "--target",
+    "confirmed",
+    multiple=True,
+    help="a target library the reproducers name that may be loaded (one outside this "
+    "project and mapfuzz's cache is loaded only when named here; repeatable)",
+)
+def report(artifacts_dir: Path, out: Path, confirmed: tuple[str, ...]) -> None:
     """Write one self-contained HTML page (no network needed to view it) for the
     reproducers under ARTIFACTS_DIR: an overview, and per finding a timeline with one
     lane per thread, the witnessing operations highlighted, the key's linearization
@@ -40,7 +47,9 @@ def report(artifacts_dir: Path, out: Path) -> None:
     if out.exists() and GENERATOR not in out.read_text(errors="replace")[:2000]:
         fail(f"-o {out} exists and is not a mapfuzz report; pass another -o")
     check_out_dir(out.parent, "-o")
-    page = build(artifacts_dir)
+    page = build(artifacts_dir, confirmed)
+    for _, why in page.skipped:
+        err.print(f"skipped {why}", markup=False)
     if not page.findings:
         fail(f"{artifacts_dir}: no reproducers (*.json) inside"
              + (f"; {len(page.skipped)} JSON files are not reproducers" if page.skipped else ""))

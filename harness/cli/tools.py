@@ -22,6 +22,7 @@ from harness.cli.common import (
     load,
     print_saved,
     raw_option,
+    target_option,
 )
 from harness.data.schedule import MapConfig
 from harness.run.reproducer import (
@@ -138,9 +139,17 @@ def _size_text(d: dict[str, int]) -> str:
     is_flag=True,
     help="run candidates in this process (faster; a target crash ends tmin)",
 )
+@target_option
 @click.option("--json", "json_mode", is_flag=True)
 def tmin(
-    file: Path, out: str, seconds: float, n: int, k: int, in_process: bool, json_mode: bool
+    file: Path,
+    out: str,
+    seconds: float,
+    n: int,
+    k: int,
+    in_process: bool,
+    target: str | None,
+    json_mode: bool,
 ) -> None:
     """Shrink a reproducer: fewer threads, ops, prefill, keys and preemptions, same failure.
 
@@ -152,7 +161,7 @@ def tmin(
     problem = _out_problem(out)
     if problem:
         fail(f"-o {out}: {problem}")
-    loaded = load(file)
+    loaded = load(file, target=target)
     r = loaded.reproducer
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; get one with mapfuzz run or fuzz")

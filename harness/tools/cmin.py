@@ -55,6 +55,7 @@ from harness.run.execute import ExecutionSetupError, RunSpec, execute
 from harness.run.inputs import InputError, LoadedInput, is_raw_name, load_input
 from harness.run.runner import COV_SIZE, Runner
 from harness.run.target import Target, TargetError
+from harness.run.trust import check_named_targets
 
 _BUCKETS = (0, 1, 2, 3, 4, 4, 4, 4) + (5,) * 8 + (6,) * 16 + (7,) * 96 + (8,) * 128
 """Count -> bucket (1..8) for counts 0..255; 0 never occurs (zero counters are skipped)."""
@@ -170,6 +171,10 @@ class FeatureRunner:
 
     def features(self, item: Item) -> frozenset[int]:
         loaded = self.load(item)
+        if item.kind == "json":
+            hint = check_named_targets(item.path, loaded, "cmin", [self.config.target])
+            if hint:
+                raise InputError(hint)
         r = loaded.reproducer
         target, runner = self._runner(r.target_spec if r else loaded.schedule.config.target)
         if r is not None and r.spec.mode == "controlled" and r.trace:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from harness.run.execute import RunSpec
 from harness.run.inputs import InputError, load_input
 from harness.run.reproducer import Reproducer
 from harness.run.runner import Event
+from harness.run.trust import check_named_targets
 from harness.run.worker import WorkerError
 from harness.tools.explain import EV_BLOCKED, EV_CALL, EV_RETURN, describe, op_index_map
 from harness.tools.findings import WorkerPool
@@ -51,8 +53,11 @@ class Page:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def collect(directory: Path) -> tuple[list[tuple[Path, Reproducer]], list[tuple[str, str]]]:
-    """Reproducers under ``directory`` (any depth, *.json), and the JSON files that are not."""
+def collect(
+    directory: Path, confirmed: Sequence[str] = ()
+) -> tuple[list[tuple[Path, Reproducer]], list[tuple[str, str]]]:
+    """Reproducers under ``directory`` (any depth, *.json), and the JSON files that are not
+    (or that name a target library nobody confirmed: harness.run.trust)."""
     found: list[tuple[Path, Reproducer]] = []
     skipped: list[tuple[str, str]] = []
     for path in sorted(directory.rglob("*.json")):
@@ -61,8 +66,11 @@ def collect(directory: Path) -> tuple[list[tuple[Path, Reproducer]], list[tuple[
         except InputError as exc:
             skipped.append((str(path), str(exc)))
             continue
+        hint = check_named_targets(path, loaded, "report", confirmed)
         if loaded.reproducer is None:
-            skipped.append((str(path), f"a {loaded.kind} file, not a reproducer"))
+            skipped.append((str(path), f"{path}: a {loaded.kind} file, not a reproducer"))
+        elif hint:
+            skipped.append((str(path), hint))
         else:
             found.append((path, loaded.reproducer))
     return found, skipped
@@ -204,9 +212,9 @@ def describe_value(history: History, vid: int) -> str:
     return value_label(history, vid)
 
 
-def build(directory: Path) -> Page:
+def build(directory: Path, confirmed: Sequence[str] = ()) -> Page:
     page = Page(directory)
-    found, page.skipped = collect(directory)
+    found, page.skipped = collect(directory, confirmed)
     with WorkerPool() as pool:
         for n, (path, r) in enumerate(found, 1):
             page.findings.append(finding_view(path, r, pool, f"f{n}"))

@@ -18,8 +18,9 @@ from harness.run import reproducer
 from harness.run.execute import RunSpec
 from harness.run.reproducer import Reproducer
 from harness.search.campaign import CampaignConfig, run_campaign
-from tests.cli.test_cli import STANDARD, mapfuzz
+from tests.cli.test_cli import CRASHMAP_C, STANDARD, mapfuzz
 from tests.fixtures.findings import seeded_finding
+from tests.fixtures.runner_support import build_so
 
 SEEDED = ["--variant", "reader-no-seq-validate", "--no-canary", "--execs", "3000", "--seed", "2"]
 
@@ -223,3 +224,31 @@ def test_bench_writes_only_where_o_says(
     assert mine.read_text() == "committed figures\n"
     p = runner.invoke(cli, ["bench", "--quick", "-o", str(mine), "--force"])
     assert p.exit_code == 0 and mine.read_text() == "# Benchmarks\n"
+
+
+def test_a_library_a_file_names_loads_only_when_confirmed(tmp_path: Path) -> None:
+    """A reproducer or schedule from elsewhere names a .so outside the project and the
+    cache: exit 2 naming it and how to allow it; --target (or running from the directory
+    that holds it) allows it; show never loads it."""
+    (tmp_path / "lib").mkdir()
+    lib = build_so(CRASHMAP_C, tmp_path / "lib" / "crashmap.so")
+    art = tmp_path / "art"
+    p = mapfuzz("fuzz", "--target", lib, "--no-canary", "--execs", "20", "--artifacts", art,
+                "--json")
+    assert p.returncode == 1, p.stderr
+    found = json.loads(p.stdout)["findings"][0]["reproducer"]
+    schedule = json.loads(Path(found).read_text())["schedule"]
+    assert schedule["config"]["target"] == str(lib)
+    sched = tmp_path / "schedule.json"
+    sched.write_text(json.dumps(schedule))
+    for args in (["repro", found], ["explain", found], ["run", sched]):
+        refused = mapfuzz(*args)
+        assert refused.returncode == 2, (args, refused.stderr)
+        line = last_line(refused.stderr)
+        assert f"names the target library {lib}" in line and f"--target {lib}" in line
+    assert mapfuzz("show", found).returncode == 0
+    ok = mapfuzz("repro", found, "--target", lib, "--json")
+    assert ok.returncode == 1 and json.loads(ok.stdout)["reproduced"] == 1
+    inside = mapfuzz("repro", found, "--json", cwd=lib.parent)
+    assert inside.returncode == 1, inside.stderr
+    assert mapfuzz("run", sched, "--target", lib).returncode in (0, 1)
