@@ -28,6 +28,8 @@ from harness.run.trust import check_named_targets
 from harness.run.worker import Attempt, Worker, WorkerError
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT), after the statistics so far are printed."""
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 """Progress, findings and errors go to stderr; stdout carries only results (--json)."""

@@ -22,6 +22,7 @@ from harness.cli.ci_outputs import (
 from harness.cli.common import (
     EXIT_FINDING,
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     artifacts_option,
     check_out_dir,
@@ -56,21 +57,26 @@ class FuzzProgress:
 
     PLAIN_PERIOD_S = 5.0
 
-    def __init__(self, json_mode: bool, seconds: float, execs: int | None) -> None:
+    def __init__(
+        self, json_mode: bool, seconds: float, execs: int | None, canary: bool = False
+    ) -> None:
         self.json_mode = json_mode
+        self.result: CampaignResult | None = None
+        """The campaign's result as of the last call (what Ctrl-C reports)."""
         self.live = err.is_terminal and not json_mode
         self.last = 0.0
         self.canary_shown = False
         self.by_execs = execs is not None
         self.bar = Progress(
-            TextColumn("[bold]fuzzing"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
             console=err,
             transient=True,
         )
-        self.task = self.bar.add_task("fuzz", total=execs if execs else seconds, status="")
+        self.task = self.bar.add_task("canary" if canary else "fuzzing",
+                                      total=execs if execs else seconds, status="")
 
     def __enter__(self) -> FuzzProgress:
         if self.live:
@@ -85,6 +91,9 @@ class FuzzProgress:
         (self.bar.console if self.live else err).print(text, markup=True)
 
     def __call__(self, result: CampaignResult, report: Report | None) -> None:
+        self.result = result
+        if self.live:
+            self.bar.update(self.task, description="fuzzing")
         if result.canary and not self.canary_shown and not self.json_mode:
             self.canary_shown = True
             self._print(
@@ -292,9 +301,11 @@ def fuzz(
             )
         if cfg.canary:
             err.print("canary: checking that a planted bug is found first ...")
+    progress = FuzzProgress(json_mode, seconds, execs, canary=cfg.canary)
+    interrupted = False
     try:
         result: CampaignResult
-        with FuzzProgress(json_mode, seconds, execs) as progress:
+        with progress:
             if engine == "atheris":
                 result = run_atheris_campaign(cfg, progress, corpus=corpus, extra=libfuzzer_flags)
             elif engine == "hypothesis":
@@ -304,6 +315,10 @@ def fuzz(
                 result = run_hypothesis_campaign(cfg, progress)
             else:
                 result = run_campaign(cfg, progress)
+    except KeyboardInterrupt:
+        if progress.result is None:
+            fail("interrupted before the first execution was counted", EXIT_INTERRUPTED)
+        result, interrupted = progress.result, True
     except CanaryFailed as exc:
         fail(str(exc), EXIT_INTERNAL)
     except AtherisMissing as exc:
@@ -326,6 +341,7 @@ def fuzz(
                 if result.elapsed_s
                 else 0.0,
                 "canary": result.canary,
+                "interrupted": interrupted,
                 "findings": [
                     {
                         "class": f.cls,
@@ -341,9 +357,11 @@ def fuzz(
         )
     else:
         rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
+        n = len(result.findings)
         err.print(
-            f"done: {result.execs} executions in {result.elapsed_s:.1f} s ({rate:,.0f}/s), "
-            f"{len(result.findings)} finding(s), {result.unknown} undecided (unknown)"
+            f"{'interrupted' if interrupted else 'done'}: {result.execs:,} executions in "
+            f"{result.elapsed_s:.1f} s ({rate:,.0f}/s), {n} finding{'s' if n != 1 else ''}, "
+            f"{result.unknown:,} undecided (unknown)"
         )
         if isinstance(result, AtherisResult):
             err.print(
@@ -359,4 +377,6 @@ def fuzz(
         fail(f"{lost[0].write_problem} (the finding is printed above"
              + (f"; its reproducer is in {lost[0].reproducer.parent})" if lost[0].reproducer
                 else ")"))
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_FINDING if result.findings else EXIT_OK)

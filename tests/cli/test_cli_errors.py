@@ -252,3 +252,31 @@ def test_a_library_a_file_names_loads_only_when_confirmed(tmp_path: Path) -> Non
     inside = mapfuzz("repro", found, "--json", cwd=lib.parent)
     assert inside.returncode == 1, inside.stderr
     assert mapfuzz("run", sched, "--target", lib).returncode in (0, 1)
+
+
+def test_ctrl_c_prints_the_statistics_so_far(tmp_path: Path) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "fuzz", "--no-canary", "--time", "300",
+         "--artifacts", str(tmp_path)],
+        stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:  # the first progress line: executions have been counted
+            if re.search(r"\b[1-9][0-9,]* execs\b", line):
+                break
+        os.kill(proc.pid, signal.SIGINT)
+        rest = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, rest
+    assert re.search(r"^interrupted: [1-9][0-9,]* executions in [0-9.]+ s .*0 findings",
+                     rest, re.M), rest
