@@ -420,17 +420,23 @@ def _to_controlled(
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @raw_option
-def show(file: Path, raw: bool) -> None:
+@click.option("--json", "json_mode", is_flag=True,
+              help="one JSON object: kind, a raw input's seed, and the content")
+def show(file: Path, raw: bool, json_mode: bool) -> None:
     """Print a schedule, reproducer or raw fuzz input as JSON."""
     loaded = load(file, raw, check=False)
     if loaded.reproducer is not None:
         from harness.run.reproducer import to_json_obj
 
-        click.echo(json.dumps(to_json_obj(loaded.reproducer), indent=1))
+        obj = to_json_obj(loaded.reproducer)
     else:
-        if loaded.seed is not None:
+        if loaded.seed is not None and not json_mode:
             err.print(f"raw fuzz input: scheduler seed {loaded.seed}; the schedule follows")
-        click.echo(json.dumps(to_json(loaded.schedule), indent=1))
+        obj = to_json(loaded.schedule)
+    if json_mode:  # one line, and a raw input's seed inside it
+        emit_json({"kind": loaded.kind, "seed": loaded.seed, "content": obj})
+    else:
+        click.echo(json.dumps(obj, indent=1))
 
 
 @cli.command()
@@ -443,9 +449,12 @@ def show(file: Path, raw: bool) -> None:
     help="schedule points shown around the witnessing operations",
 )
 @target_option
-def explain(file: Path, context: int, target: str | None) -> None:
-    """Show the interleaving around a reproducer's violation, one column per thread."""
-    from harness.tools.explain import render
+@click.option("--json", "json_mode", is_flag=True,
+              help="the violations, witnessing operations, prefill and folded steps as JSON")
+def explain(file: Path, context: int, target: str | None, json_mode: bool) -> None:
+    """Show the interleaving around a reproducer's violation, one column per thread:
+    the witnessing operations marked, the prefill listed, long stretches folded."""
+    from harness.tools.explain import explain_json, render
 
     loaded = load(file, target=target)
     r = loaded.reproducer
@@ -456,5 +465,9 @@ def explain(file: Path, context: int, target: str | None) -> None:
         print_violations(attempt.violations)
         err.print("no interleaving to show: the target died before the execution finished")
         sys.exit(EXIT_FINDING)
-    Console(highlight=False).print(render(r, attempt.outcome, context=context))
+    if json_mode:
+        emit_json({"file": str(file), **explain_json(r, attempt.outcome, context=context)})
+    else:
+        console = Console(highlight=False)
+        console.print(render(r, attempt.outcome, context=context, width=console.width))
     sys.exit(EXIT_FINDING if attempt.violations else EXIT_OK)

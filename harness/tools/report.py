@@ -36,7 +36,15 @@ from harness.run.reproducer import Reproducer
 from harness.run.runner import Event
 from harness.run.trust import check_named_targets
 from harness.run.worker import WorkerError
-from harness.tools.explain import EV_BLOCKED, EV_CALL, EV_RETURN, describe, op_index_map
+from harness.tools.explain import (
+    Fold,
+    Row,
+    describe,
+    event_rows,
+    fold,
+    thread_name,
+    value_label,
+)
 from harness.tools.findings import WorkerPool
 from harness.tools.linearize import attempt
 
@@ -101,10 +109,6 @@ def _history_of(
                                     "stress replays did not show the class again")
 
 
-def _lane_name(thread: int) -> str:
-    return "main" if thread < 0 else f"t{thread}"
-
-
 def timeline(history: History, witness: set[int]) -> dict[str, Any]:
     """Lanes and bars of the SVG timeline (coordinates computed here, drawn by the template)."""
     ops = history.ops
@@ -128,11 +132,11 @@ def timeline(history: History, witness: set[int]) -> dict[str, Any]:
             "index": i, "x": x0, "w": round(w, 1),
             "y": TOP + lane[o.thread] * LANE_H + (LANE_H - BAR_H) / 2,
             "witness": i in witness, "pending": o.ret is None,
-            "title": f"op {i} [{_lane_name(o.thread)}] {text}",
+            "title": f"op {i} [{thread_name(o.thread)}] {text}",
             "label": f"{o.kind} -> {text.split(' -> ')[-1]}",
             "kind": o.kind,
         })
-    lanes = [{"name": _lane_name(t), "y": TOP + n * LANE_H} for t, n in lane.items()]
+    lanes = [{"name": thread_name(t), "y": TOP + n * LANE_H} for t, n in lane.items()]
     return {"width": WIDTH, "height": TOP + len(lanes) * LANE_H + 10, "left": LEFT,
             "lane_h": LANE_H, "bar_h": BAR_H, "lanes": lanes, "bars": bars,
             "t0": t0, "t1": t1}
@@ -140,29 +144,24 @@ def timeline(history: History, witness: set[int]) -> dict[str, Any]:
 
 def interleaving(r: Reproducer, history: History, events: tuple[Event, ...],
                  witness: set[int]) -> list[dict[str, Any]]:
-    """Segments of schedule-point rows: shown around the witnesses, folded elsewhere."""
-    index = op_index_map(r)
-    rows = []
-    for n, e in enumerate(events):
-        op = index.get((e.thread, e.op))
-        if e.kind == EV_CALL and op is not None:
-            text = "call " + describe(history, history.ops[op]).split(" -> ")[0]
-        elif e.kind == EV_RETURN and op is not None:
-            text = "return " + describe(history, history.ops[op]).split(" -> ")[-1]
-        else:
-            text = e.site + (" (blocked)" if e.kind == EV_BLOCKED else "")
-        rows.append({"step": n, "thread": _lane_name(e.thread), "text": text,
-                     "site": e.site, "op": op, "witness": op in witness})
-    hot = [n for n, row in enumerate(rows) if row["witness"]]
-    shown = {m for n in hot for m in range(n - CONTEXT, n + CONTEXT + 1)} if hot else \
-        set(range(len(rows)))
+    """Segments of schedule-point rows: shown around the witnesses, folded elsewhere
+    (explain's folding; a folded stretch keeps its rows, collapsed in the page)."""
+    rows = event_rows(r, history, events, witness)
     segments: list[dict[str, Any]] = []
-    for n, row in enumerate(rows):
-        folded = n not in shown
-        if not segments or segments[-1]["folded"] != folded:
-            segments.append({"folded": folded, "rows": []})
-        segments[-1]["rows"].append(row)
+    for item in fold(rows, CONTEXT):
+        if isinstance(item, Fold):
+            segments.append({"folded": True, "summary": item.text,
+                             "rows": [_row(x) for x in rows[item.first:item.last + 1]]})
+            continue
+        if not segments or segments[-1]["folded"]:
+            segments.append({"folded": False, "summary": "", "rows": []})
+        segments[-1]["rows"].append(_row(item))
     return segments
+
+
+def _row(row: Row) -> dict[str, Any]:
+    return {"step": row.step, "thread": thread_name(row.thread), "text": row.text,
+            "op": row.op, "witness": row.witness}
 
 
 def finding_view(path: Path, r: Reproducer, pool: WorkerPool, anchor: str) -> dict[str, Any]:
@@ -186,7 +185,7 @@ def finding_view(path: Path, r: Reproducer, pool: WorkerPool, anchor: str) -> di
         return view
     witness = {i for i in main.ops if 0 <= i < len(history.ops)}
     view["timeline"] = timeline(history, witness)
-    view["witnesses"] = [f"op {i} [{_lane_name(history.ops[i].thread)}] "
+    view["witnesses"] = [f"op {i} [{thread_name(history.ops[i].thread)}] "
                          f"{describe(history, history.ops[i])}" for i in sorted(witness)]
     if main.key is not None:
         at = attempt(history, main.key)
@@ -196,7 +195,7 @@ def finding_view(path: Path, r: Reproducer, pool: WorkerPool, anchor: str) -> di
                 "count": len(at.ops), "complete": at.complete, "exhausted": at.exhausted,
                 "steps": at.steps,
                 "order": [describe(history, history.ops[i]) for i in at.order],
-                "held": "absent" if held is None else describe_value(history, held),
+                "held": "absent" if held is None else value_label(history, held),
                 "stuck": [(describe(history, history.ops[i]), why) for i, why in at.stuck],
                 "outside": [w for i, w in zip(sorted(witness), view["witnesses"], strict=True)
                             if i not in at.ops],
@@ -204,12 +203,6 @@ def finding_view(path: Path, r: Reproducer, pool: WorkerPool, anchor: str) -> di
     if events:
         view["segments"] = interleaving(r, history, events, witness)
     return view
-
-
-def describe_value(history: History, vid: int) -> str:
-    from harness.tools.explain import value_label
-
-    return value_label(history, vid)
 
 
 def build(directory: Path, confirmed: Sequence[str] = ()) -> Page:

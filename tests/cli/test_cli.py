@@ -52,7 +52,7 @@ def test_fuzz_finds_a_seeded_bug_then_repro_explain_show(tmp_path: Path) -> None
 
     e = mapfuzz("explain", repro_file)
     assert e.returncode == 1, e.stderr
-    assert "thread 0" in e.stdout and "torn-value" in e.stdout
+    assert "schedule points" in e.stdout and "torn-value" in e.stdout and "*" in e.stdout
 
     s = mapfuzz("show", repro_file)
     assert s.returncode == 0 and json.loads(s.stdout)["format"] == "mapfuzz-reproducer/1"
