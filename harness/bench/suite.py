@@ -90,11 +90,16 @@ def bench_detection(quick: bool, log: Log) -> list[dict[str, Any]]:
                 }
                 rows.append(row)
                 if log:
-                    log(
-                        f"  {variant:32} {mode:10} {strategy:6} found {row['found']}/{len(seeds)}"
-                        f"  median {row['median_s']} s, {row['median_execs']} execs"
-                    )
+                    found = (f"  median {row['median_s']} s, {row['median_execs']:,} execs"
+                             if hits else "")
+                    log(f"  {variant:32} {mode:10} {strategy:6} "
+                        f"found {row['found']}/{len(seeds)}{found}")
     return rows
+
+
+def rates_text(by: dict[str, float]) -> str:
+    """{"noise_0.0": 1234.5, ...} as "noise 0.0: 1,234/s, ..." (log lines show no dicts)."""
+    return ", ".join(f"{k.replace('_', ' ')}: {v:,.0f}/s" for k, v in by.items())
 
 
 def _median_rates(fn: Callable[[], int], repeats: int) -> tuple[float, float]:
@@ -146,7 +151,8 @@ def bench_throughput(quick: bool, log: Log) -> dict[str, Any]:
         record("whole_loop_execs_per_s", _median_rates(whole, repeats))
 
     if log:
-        log("  " + ", ".join(f"{k} {v}" for k, v in out.items() if k.endswith("_per_s")))
+        log("  " + ", ".join(f"{k.removesuffix('_per_s').replace('_', ' ')} {v:,.0f}/s"
+                             for k, v in out.items() if k.endswith("_per_s")))
     return out
 
 
@@ -187,7 +193,7 @@ def bench_maps(quick: bool, log: Log) -> dict[str, Any]:
         out["crashed_attempts"] = crashes
         if log:
             for name, by in out["ops_per_s"].items():
-                log(f"  {name:10} stress ops/s: {by}")
+                log(f"  {name:10} stress ops/s: {rates_text(by)}")
         return out
     return {"crashed_attempts": crashes}
 

@@ -98,7 +98,7 @@ class FuzzProgress:
             self.canary_shown = True
             self._print(
                 f"canary: found {result.canary['variant']} after "
-                f"{result.canary['found_after_execs']} executions; fuzzing the target now"
+                f"{result.canary['found_after_execs']:,} executions; fuzzing the target now"
             )
         if report is not None:
             self._print(finding_text(report))
@@ -110,10 +110,10 @@ class FuzzProgress:
             extra = f"corpus {result.corpus}"
         else:
             extra = f"unknown {result.unknown}"
-        status = (
-            f"{result.execs} execs  {rate:,.0f}/s  features {result.features}  "
-            f"{extra}  findings {len(result.findings)}"
-        )
+        status = f"{result.execs:,} execs  {rate:,.0f}/s  "
+        if features_measured(result):
+            status += f"features {result.features:,}  "
+        status += f"{extra}  findings {len(result.findings)}"
         if self.live:
             done = result.execs if self.by_execs else result.elapsed_s
             self.bar.update(self.task, completed=done, status=status)
@@ -125,13 +125,19 @@ class FuzzProgress:
         err.print(f"{result.elapsed_s:6.1f} s  {status}")
 
 
+def features_measured(result: CampaignResult) -> bool:
+    """Interleaving features are counted by controlled runs of the random and atheris
+    engines; stress mode has no schedule-point log and hypothesis does not count them."""
+    return result.mode == "controlled" and result.engine != "hypothesis"
+
+
 def finding_text(report: Report) -> str:
     """A finding as printed (rich markup): class, key, explanation, where the reproducer
     went and how to replay it; a write that failed says so and where the file went
     instead (or prints the reproducer itself)."""
     where = f" on key {escape(report.key)}" if report.key else ""
     lines = [
-        f"[bold red]finding:[/] {report.cls}{where} after {report.execs_to_find} "
+        f"[bold red]finding:[/] {report.cls}{where} after {report.execs_to_find:,} "
         f"executions ({report.first_found_s:.2f} s)",
         f"  {escape(report.explanation)}",
     ]

@@ -359,7 +359,7 @@ def _repro_raw(
         err.print(
             f"{file}: raw input (seed {raw.seed}) on {target.name}"
             + (f" variant {variant}" if variant else "")
-            + f": a finding in {len(hits)} of {n} run(s)"
+            + f": a finding in {len(hits)} of {n} run{'s' if n != 1 else ''}"
         )
         if hits and saved:
             print_violations(hits[0].violations)
@@ -409,7 +409,8 @@ def _to_controlled(
     else:
         where = "on the same key" if result.same_key else "on another key"
         err.print(
-            f"controlled witness of {w.main_class} {where} after {result.attempts} attempt(s) "
+            f"controlled witness of {w.main_class} {where} after {result.attempts} "
+            f"attempt{'s' if result.attempts != 1 else ''} "
             f"({w.spec.strategy}, seed {w.spec.seed})"
         )
         print_violations(w.violations)

@@ -46,7 +46,7 @@ from harness.tools.cmin import (
     output_name,
     write_output,
 )
-from harness.tools.tmin import StressPolicy, TminError, minimise, sizes
+from harness.tools.tmin import StressPolicy, TminError, minimise, size_text, sizes
 
 
 def write_reproducer(r: Reproducer, target: str) -> Path:
@@ -71,17 +71,14 @@ def write_reproducer(r: Reproducer, target: str) -> Path:
 
 
 def _out_problem(target: str) -> str | None:
-    """Why tmin's -o cannot take the result (checked before minimising)."""
-    out = Path(target)
-    if out.is_dir() or target.endswith("/"):
-        from harness.run.reproducer import output_dir_problem
-
-        return output_dir_problem(out)
-    if out.exists():
-        return ("exists; refusing to overwrite it (pass a new name, or a directory where "
-                "the result gets a content-hash name)")
+    """Why tmin's -o cannot take the result (checked before minimising). An existing
+    file is checked after: the same result again leaves it as it is, another one is
+    refused (and goes to the fallback directory)."""
     from harness.run.reproducer import output_dir_problem
 
+    out = Path(target)
+    if out.is_dir() or target.endswith("/"):
+        return output_dir_problem(out)
     return output_dir_problem(out.parent)
 
 
@@ -94,10 +91,6 @@ def _write_result(r: Reproducer, target: str) -> Saved:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         saved = save_safely(r, fallback_dir())
         return Saved(saved.path, f"cannot write {target}: {why}", saved.text)
-
-
-def _size_text(d: dict[str, int]) -> str:
-    return f"{d['threads']} threads, {d['ops']} ops, {d['preemptions']} preemptions"
 
 
 @cli.command()
@@ -200,9 +193,9 @@ def tmin(
         )
     else:
         err.print(f"signature: {res.signature.describe(r.schedule.keys)}")
-        err.print(f"before: {_size_text(before)}")
+        err.print(f"before: {size_text(before)}")
         err.print(
-            f"after:  {_size_text(after)}  ({res.calls} candidate runs, {elapsed:.1f} s"
+            f"after:  {size_text(after)}  ({res.calls} candidate runs, {elapsed:.1f} s"
             + (", time budget ran out" if res.exhausted else "")
             + ")"
         )

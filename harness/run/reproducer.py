@@ -231,7 +231,7 @@ def output_dir_problem(directory: Path) -> str | None:
     while not p.exists() and p.parent != p:
         p = p.parent
     if not p.is_dir():
-        return f"{p} is not a directory" if p == directory else f"{p} is a file, not a directory"
+        return f"{p} is a file, not a directory" if p.is_file() else f"{p} is not a directory"
     if not os.access(p, os.W_OK | os.X_OK):
         return f"{p} is not writable"
     return None

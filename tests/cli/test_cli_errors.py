@@ -48,7 +48,7 @@ def test_unwritable_artifacts_is_one_line_before_any_work(
 
 
 def test_tmin_output_is_checked_before_minimising(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    a_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from harness.cli import cli
     from harness.cli import tools as tools_cli
@@ -57,12 +57,9 @@ def test_tmin_output_is_checked_before_minimising(
         raise AssertionError("tmin minimised although -o could not take the result")
 
     monkeypatch.setattr(tools_cli, "minimise", minimise)
-    existing = tmp_path / "small.json"
-    existing.write_text("mine\n")
     regression = next((Path(__file__).parents[2] / "corpus" / "regressions").glob("*.json"))
-    p = CliRunner().invoke(cli, ["tmin", str(regression), "-o", str(existing)])
-    assert p.exit_code == 2 and "exists; refusing to overwrite" in p.stderr
-    assert existing.read_text() == "mine\n"
+    p = CliRunner().invoke(cli, ["tmin", str(regression), "-o", str(a_file / "small.json")])
+    assert p.exit_code == 2 and f"{a_file} is a file, not a directory" in p.stderr
 
 
 def test_write_failing_mid_campaign_falls_back_and_says_where(
@@ -280,3 +277,21 @@ def test_ctrl_c_prints_the_statistics_so_far(tmp_path: Path) -> None:
     assert proc.returncode == 130, rest
     assert re.search(r"^interrupted: [1-9][0-9,]* executions in [0-9.]+ s .*0 findings",
                      rest, re.M), rest
+
+
+def test_output_polish_words_not_dicts() -> None:
+    from harness.bench.suite import rates_text
+    from harness.tools.tmin import size_text
+
+    assert rates_text({"noise_0.0": 12345.6, "noise_0.05": 999.4}) == \
+        "noise 0.0: 12,346/s, noise 0.05: 999/s"
+    assert size_text({"threads": 1, "ops": 3, "preemptions": 0}) == \
+        "1 thread, 3 ops, 0 preemptions"
+
+
+def test_stress_progress_shows_no_unmeasured_features(tmp_path: Path) -> None:
+    p = mapfuzz("fuzz", "--mode", "stress", "--no-canary", "--execs", "30",
+                "--artifacts", tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "execs" in p.stderr and "features" not in p.stderr
+    assert "finding(s)" not in p.stderr and "0 findings" in p.stderr
