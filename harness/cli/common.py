@@ -2,7 +2,8 @@
 error output, and running inputs in a worker process.
 
 Exit codes (every command): 0 ran with no finding; 1 a finding (or a reproducer
-reproduced); 2 a usage or input error; 3 an internal error or a failed canary.
+reproduced); 2 a usage or input error; 3 an internal error or a failed canary; 130
+interrupted by Ctrl-C (fuzz prints the statistics so far first).
 """
 
 from __future__ import annotations

@@ -295,3 +295,12 @@ def test_stress_progress_shows_no_unmeasured_features(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert "execs" in p.stderr and "features" not in p.stderr
     assert "finding(s)" not in p.stderr and "0 findings" in p.stderr
+
+
+def test_errors_name_the_file_once(tmp_path: Path) -> None:
+    bad = tmp_path / "broken-reproducer.json"
+    bad.write_text('{"format": "mapfuzz-reproducer/1"}\n')
+    p = mapfuzz("repro", bad)
+    assert p.returncode == 2
+    assert p.stderr.count("broken-reproducer.json") == 1, p.stderr
+    assert "missing field 'target'" in p.stderr
