@@ -4,10 +4,13 @@ The build also compiles the adapters for real third-party maps (csrc/adapters/,
 see harness/run/adapters.py) whose Debian packages are installed: a regular install
 puts them into the package (harness/_adapters/), an editable install into the
 per-user cache that harness.adapters.resolve looks in. A missing package only
-prints which one and the apt-get command; it never fails the install.
+prints which one and the apt-get command; it never fails the install. A regular
+install also ships csrc/mapfuzz_target.h and the instrumentation runtime
+(csrc/instrument/) as harness/_csrc/, for `mapfuzz cc`.
 """
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -30,6 +33,14 @@ def _adapters_module():
 class build_py_with_adapters(build_py):
     def run(self):
         super().run()
+        if not getattr(self, "editable_mode", False):
+            # `mapfuzz cc` (harness/run/cc.py) needs the ABI header and the
+            # instrumentation runtime's sources in an installed package too.
+            dst = Path(self.build_lib) / "harness" / "_csrc"
+            (dst / "instrument").mkdir(parents=True, exist_ok=True)
+            for rel in ("mapfuzz_target.h", "instrument/mf_instrument.c",
+                        "instrument/mf_instrument_cxx.c", "instrument/mf_instrument.h"):
+                shutil.copy2(ROOT / "csrc" / rel, dst / rel)
         try:
             adapters = _adapters_module()
             if getattr(self, "editable_mode", False):

@@ -59,7 +59,8 @@
  * retired. The unit state goes 0 (not started) -> 1 (in progress) -> 2 (done).
  * When every unit is done, desc {cur = new, old = NULL} is published and the old
  * table is retired. An insert that finds the new table itself full while growing
- * finishes the growth first, then grows again.
+ * finishes the growth first, then grows again. The growths started are counted
+ * by kind (doubling, same size) for tests: mf_evacmap_read_stats (evacmap.h).
  *
  * Sizing. create's capacity_hint counts slots: the first table has the fewest
  * groups (a power of two, at least 1) whose slots hold the hint, so it grows
@@ -69,13 +70,16 @@
  * any table; the tiny limit only lets a test reach a growth with few inserts
  * (short witnesses). Every later table has the full limit; hint 0 means no hint
  * (one full group). harness/search/generate.py's initial_groups/growth_threshold model
- * exactly this.
+ * exactly this (docs/evacmap.md: growth as the tests see it).
  *
  * Iteration (Go's semantics: a key present throughout is visited exactly once,
  * a key absent throughout never, others may or may not be; values are current).
  * The iterator snapshots the desc once, holds its epoch for the whole walk, and
  * goes unit by unit: unit u of a table is walked along u's run, keeping only
- * keys whose home is u. Not growing: the units of cur. Growing: the units of
+ * keys whose home is u. Like Go's, it starts at a unit that varies (derived from
+ * the hash seed and the number of iterations the map started before it) and
+ * wraps round from the last unit to unit 0; which keys a unit walk keeps does not
+ * depend on where the iteration started. Not growing: the units of cur. Growing: the units of
  * old; a unit not done is walked in the old table, a done unit in the new table
  * along the runs of the new groups j with j & oldmask == u (keeping keys whose
  * new home is j). A slot found EVAC (evacuated after the snapshot) is looked up
@@ -171,9 +175,10 @@
  *   I11 no thread is inside an operation (all epoch records inactive).
  *
  * Seeded bugs: `variant` at create (0 = correct). Each is described where it is
- * declared below, with the catalogue pattern it models (map_internals.md §5 #n,
- * mutant table §(b) Mn), the oracle class that should catch it, and a one-line
- * interleaving that exposes it in controlled mode.
+ * declared below, with the real-world pattern it models (#n) and mutation shape
+ * (Mn) from the catalogue in docs/evacmap.md, the oracle class that should catch
+ * it, and a one-line interleaving that exposes it in controlled mode. "Bug #n" in
+ * this file always means pattern #n of that catalogue.
  */
 #include <stdatomic.h>
 #include <stddef.h>
@@ -295,6 +300,18 @@ enum {
      * that found nothing. Class: len-mismatch (and invariant I1).
      * Interleaving: del(k) on an absent key, then len: one less than the keys. */
     V_DELETE_ABSENT_DECREMENTS,
+    /* key-identity-ignores-type. Models a map keyed by the key's printed form
+     * (a hash and equality over fmt.Sprint(k), JavaScript property keys, PHP
+     * array keys that turn "42" into 42): the type tag drops out of key identity,
+     * so int 42, str "42" and bytes b"42" become one key (the failure of a Go
+     * program whose interface{} keys of different dynamic types met as one).
+     * Every keyed operation rewrites the key as "s" + its text (an int's decimal
+     * digits, a bytes key's payload) before hashing, comparing and storing it.
+     * Class: lost-write or phantom-value (a write to one twin overwrites the
+     * other; a read of one returns the other's value).
+     * Interleaving: put(int 42, v1); put(str "42", v2) replaces v1; get(int 42)
+     * returns v2. Reachable with one thread. */
+    V_KEY_IDENTITY_IGNORES_TYPE,
     V_COUNT
 };
 
@@ -315,6 +332,7 @@ static const char *const ev_variant_names[] = {
     "iter-skips-evacuated",
     "iter-no-home-filter",
     "delete-absent-decrements",
+    "key-identity-ignores-type",
     NULL,
 };
 _Static_assert(sizeof ev_variant_names / sizeof ev_variant_names[0] == V_COUNT,
@@ -410,6 +428,9 @@ typedef struct evacmap {
     ev_mem *rhead, *rtail;         /* writer-only: retire list, epoch order */
     ev_mem *qhead, *qtail;         /* writer-only: quarantine (poisoned) */
     size_t qbytes;
+    uint64_t ndouble, nsame;       /* writer-only: growths started, by kind (debug counters) */
+    _Atomic uint64_t niter;        /* iterations started: seeds each one's start unit */
+    _Atomic uint64_t last_start;   /* the unit the latest iteration started at (debug) */
     ev_rec recs[EV_MAXREC];
 } evacmap;
 
@@ -438,7 +459,8 @@ static _Atomic uint32_t ev_fence_word;
 #endif
 
 static void noop_point(void *ctx, const char *site) { (void)ctx; (void)site; }
-static const mf_host ev_noop_host = { NULL, noop_point, noop_point };
+static const mf_host_ext ev_noop_host = {
+    { NULL, noop_point, noop_point }, sizeof(mf_host_ext), MF_HOST_EXT_VERSION, NULL };
 
 static inline void pt(const evacmap *m, const char *site) { m->host->point(m->host->ctx, site); }
 static inline void blk(const evacmap *m, const char *site) { m->host->blocked(m->host->ctx, site); }
@@ -1126,6 +1148,8 @@ static void grow_finish(evacmap *m, ev_table *t, ev_table *o)
 {
     pt(m, "grow:finish");
     publish(m, &t->dsteady);
+    /* Structural event (MF_CAP_EVENTS): the growth is over once dsteady is out. */
+    mf_report_event(m->host, MF_EVENT_GROW_END, t->ngroups * EV_GS);
     pt(m, "grow:finished");
     retire(m, &o->hdr);
 }
@@ -1177,8 +1201,15 @@ static int grow_step(evacmap *m)
     ev_table *t = table_new(ng, full_limit(ng));
     if (!t)
         return -1;
+    if (ng == c->ngroups)
+        m->nsame++;
+    else
+        m->ndouble++;
     t->dgrow.old = c;
     pt(m, "grow:publish");
+    /* Structural event (MF_CAP_EVENTS): reported before the publish, so a
+     * reader that sees the growing desc always comes after the report. */
+    mf_report_event(m->host, MF_EVENT_GROW_BEGIN, ng * EV_GS);
     publish(m, &t->dgrow);
     pt(m, "grow:published");
     return 0;
@@ -1191,18 +1222,39 @@ static int bad_key(size_t klen) { return klen < 1 || klen > MF_MAX_KEY; }
 enum { W_PUT, W_PIA };
 
 
+/* BUG key-identity-ignores-type: the key's printed form, "s" + text (an int's
+ * decimal digits, a str or bytes key's payload), in kw; returns its length. */
+static size_t key_text(uint64_t kw[4], size_t klen)
+{
+    uint8_t b[MF_MAX_KEY];
+    memcpy(b, kw, klen);
+    if (b[0] == 'i' && klen == 9) {
+        int64_t v;
+        memcpy(&v, b + 1, 8);
+        char text[24];
+        int n = snprintf(text, sizeof text, "%lld", (long long)v);
+        memcpy(b + 1, text, (size_t)n);
+        klen = 1 + (size_t)n;
+    }
+    b[0] = 's';
+    key_words(b, klen, kw);
+    return klen;
+}
+
 /* The prologue every keyed operation shares: the entry schedule point, joining the
  * epoch (the tables and blobs this operation reaches stay allocated until it leaves),
  * and the key's words and seeded hash. NULL when the thread has no epoch record. */
-static ev_rec *op_begin(evacmap *m, const char *site, const uint8_t *key, size_t klen,
+static ev_rec *op_begin(evacmap *m, const char *site, const uint8_t *key, size_t *klen,
                         uint64_t kw[4], uint32_t *h)
 {
     pt(m, site);
     ev_rec *rec = epoch_enter(m);
     if (!rec)
         return NULL;
-    key_words(key, klen, kw);
-    *h = ev_hash(m->seed, kw, klen);
+    key_words(key, *klen, kw);
+    if (V(m, V_KEY_IDENTITY_IGNORES_TYPE))
+        *klen = key_text(kw, *klen);   /* BUG key-identity-ignores-type */
+    *h = ev_hash(m->seed, kw, *klen);
     return rec;
 }
 
@@ -1214,7 +1266,7 @@ static int ev_write(evacmap *m, const uint8_t *key, size_t klen, const uint8_t *
     const int pia = mode == W_PIA;
     uint64_t kw[4];
     uint32_t h;
-    ev_rec *rec = op_begin(m, pia ? "pia:enter" : "put:enter", key, klen, kw, &h);
+    ev_rec *rec = op_begin(m, pia ? "pia:enter" : "put:enter", key, &klen, kw, &h);
     if (!rec)
         return -1;
     int ret;
@@ -1371,7 +1423,7 @@ static int ev_del(void *map, const uint8_t *key, size_t klen, uint8_t *old, size
         return -1;
     uint64_t kw[4];
     uint32_t h;
-    ev_rec *rec = op_begin(m, "del:enter", key, klen, kw, &h);
+    ev_rec *rec = op_begin(m, "del:enter", key, &klen, kw, &h);
     if (!rec)
         return -1;
     int ret;
@@ -1439,7 +1491,7 @@ static int ev_get(void *map, const uint8_t *key, size_t klen, uint8_t *val, size
         return -1;
     uint64_t kw[4];
     uint32_t h;
-    ev_rec *rec = op_begin(m, "get:enter", key, klen, kw, &h);
+    ev_rec *rec = op_begin(m, "get:enter", key, &klen, kw, &h);
     if (!rec)
         return -1;
     ev_loc L;
@@ -1579,6 +1631,13 @@ static int iter_run(evacmap *m, ev_table *t, uint64_t start, mf_visit visit, voi
     return 0;
 }
 
+/* The start of iteration number `n` of a map with hash seed `seed`: unit
+ * (r + i) & mask is the i-th unit walked in a table of mask + 1 groups. */
+static inline uint64_t iter_start(uint64_t seed, uint64_t n)
+{
+    return ev_mix(seed ^ ev_mix(n + 0x9e3779b97f4a7c15ull));
+}
+
 /* Go's semantics: a key present throughout is visited exactly once, a key absent
  * throughout never, values are current when visited. The iterator keeps the
  * desc it started with (and holds its epoch, so none of its tables is
@@ -1589,7 +1648,13 @@ static int iter_run(evacmap *m, ev_table *t, uint64_t start, mf_visit visit, voi
  *   Not growing: units of cur, walking cur's runs.
  *   Growing: units of old. A unit not done: walk its old run. A unit done: walk
  *   the new runs of the new groups it maps to (j & oldmask == u), keeping keys
- *   whose new home is j. */
+ *   whose new home is j.
+ * Like Go, it starts at a unit that varies: (r + i) & mask for i = 0, 1, ...,
+ * mask, with r = iter_start(hash seed, number of iterations started before this
+ * one), so no caller can rely on an order and growth races are tried from every
+ * point of the table; which keys a unit walk keeps does not depend on where the
+ * walk started, so the rules above hold across the wrap from the last unit to
+ * unit 0. Deterministic for a given call sequence, interleaving and hash seed. */
 static int ev_iterate(void *map, mf_visit visit, void *ctx)
 {
     evacmap *m = map;
@@ -1597,26 +1662,32 @@ static int ev_iterate(void *map, mf_visit visit, void *ctx)
     ev_rec *rec = epoch_enter(m);
     if (!rec)
         return -1;
+    /* Relaxed: only the count matters (each iteration gets its own number). */
+    uint64_t r = iter_start(m->seed, atomic_fetch_add_explicit(&m->niter, 1, memory_order_relaxed));
     ev_desc d0;
     load_desc(m, &d0);
     int stop = 0;
+    ev_table *units = d0.old ? d0.old : d0.cur;
+    /* Relaxed: a debug value read at quiescence (mf_evacmap_read_stats). */
+    atomic_store_explicit(&m->last_start, r & units->mask, memory_order_relaxed);
     if (!d0.old) {
         ev_table *t = d0.cur;
-        for (uint64_t u = 0; !stop && u < t->ngroups; u++) {
+        for (uint64_t i = 0; !stop && i < t->ngroups; i++) {
             pt(m, "iter:unit");
             if (V(m, V_ITER_NO_SNAPSHOT)) {
                 /* BUG iter-no-snapshot: the current table, same index. */
                 ev_desc dn;
                 load_desc(m, &dn);
                 t = dn.cur;
-                if (u >= t->ngroups)
+                if (i >= t->ngroups)
                     break;
             }
-            stop = iter_run(m, t, u, visit, ctx);
+            stop = iter_run(m, t, (r + i) & t->mask, visit, ctx);
         }
     } else {
         ev_table *o = d0.old, *t = d0.cur;
-        for (uint64_t u = 0; !stop && u < o->ngroups; u++) {
+        for (uint64_t i = 0; !stop && i < o->ngroups; i++) {
+            uint64_t u = (r + i) & o->mask;
             pt(m, "iter:unit");
             if (unit_state(o, u) != ST_DONE)
                 stop = iter_run(m, o, u, visit, ctx);
@@ -1836,7 +1907,7 @@ static void *ev_create(const mf_host *host, uint64_t hash_seed, size_t capacity_
         free(m);
         return NULL;
     }
-    m->host = host ? host : &ev_noop_host;
+    m->host = host ? host : &ev_noop_host.base;
     m->seed = hash_seed;
     m->variant = variant;
     /* Relaxed: only uniqueness of the id matters. */
@@ -1928,7 +1999,8 @@ uint32_t mf_evacmap_hash(uint64_t seed, const uint8_t *key, size_t klen)
 
 static const mf_target ev_target = {
     .abi_version = MF_ABI_VERSION,
-    .caps = MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE | MF_CAP_EXACT_LEN,
+    .caps = MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE | MF_CAP_EXACT_LEN |
+            MF_CAP_EVENTS,
     .name = "evacmap",
     .variants = ev_variant_names,
     .create = ev_create,
@@ -1944,3 +2016,20 @@ static const mf_target ev_target = {
 };
 
 const mf_target *mf_evacmap(void) { return &ev_target; }
+
+int mf_evacmap_read_stats(const mf_target *target, void *map, mf_evacmap_stats *out)
+{
+    if (target != &ev_target || !map || !out)
+        return -1;
+    evacmap *m = map;
+    /* Acquire: quiescent (see evacmap.h); pairs with publish()'s release. */
+    ev_desc *d = atomic_load_explicit(&m->desc, memory_order_acquire);
+    out->doublings = m->ndouble;
+    out->same_size = m->nsame;
+    out->groups = d->cur->ngroups;
+    out->old_groups = d->old ? d->old->ngroups : 0;
+    /* Relaxed: quiescent, nothing to order. */
+    out->iterations = atomic_load_explicit(&m->niter, memory_order_relaxed);
+    out->last_start = atomic_load_explicit(&m->last_start, memory_order_relaxed);
+    return 0;
+}

@@ -244,8 +244,9 @@ const char *mf_site_name(uint32_t id)
 /* ------------------------------------------------------------------ null host */
 
 static void null_point(void *ctx, const char *site) { (void)ctx; (void)site; }
-static const mf_host NULL_HOST = { NULL, null_point, null_point };
-const mf_host *mf_host_null(void) { return &NULL_HOST; }
+static const mf_host_ext NULL_HOST = {
+    { NULL, null_point, null_point }, sizeof(mf_host_ext), MF_HOST_EXT_VERSION, NULL };
+const mf_host *mf_host_null(void) { return &NULL_HOST.base; }
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -280,6 +281,17 @@ static void trace_push(mf_runner *r, uint64_t step, uint32_t t)
     }
     r->trace[r->ntrace++] = (uint32_t)(step > UINT32_MAX ? UINT32_MAX : step);
     r->trace[r->ntrace++] = t;
+    /* Crash-safe copy (mf_config.trace_mirror): the pair first, then the count,
+     * so a reader of a dead process's mirror sees only whole pairs. Relaxed
+     * stores: the reader runs after this process died (no concurrent access);
+     * they only need to reach the shared page, which every store does. */
+    const mf_config *c = r->cfg;
+    if (c->trace_mirror && r->ntrace < c->trace_mirror_cap) {
+        _Atomic uint32_t *m = (_Atomic uint32_t *)c->trace_mirror;
+        atomic_store_explicit(&m[r->ntrace - 1], r->trace[r->ntrace - 2], memory_order_relaxed);
+        atomic_store_explicit(&m[r->ntrace], t, memory_order_relaxed);
+        atomic_store_explicit(&m[0], (uint32_t)r->ntrace, memory_order_relaxed);
+    }
 }
 
 /* Controlled abort, by the running thread: wake every thread of the run that is
@@ -346,6 +358,12 @@ static void pct_setup(mf_runner *r)
         for (uint32_t i = 0; i < n; i++)
             ops += r->plan->thread_nops[i];
         k = ops * 3 < 16 ? 16 : ops * 3;
+        /* An instrumented target (`mapfuzz cc`) passes tens of points per operation
+         * (every access, lock call and copy chunk), a number the host cannot know
+         * in advance: each run draws the scale of k from 3 to 96 steps per op, so
+         * some runs put their change points anywhere in a long run, others early. */
+        if (r->inst)
+            k <<= mf_rand_below(&s->rng, 6);
     }
     uint32_t d = c->pct_depth ? c->pct_depth : 1;
     if (d > 65)
@@ -457,7 +475,9 @@ void mf_sched_begin(mf_runner *r)
     s->strategy = c->strategy;
     s->n = r->plan->nthreads;
     s->steps = 0;
-    s->bound = c->step_bound ? c->step_bound : MF_DEFAULT_STEP_BOUND;
+    /* Instrumented targets take ~10-100x the steps per op of hand-placed points. */
+    s->bound = c->step_bound ? c->step_bound
+             : r->inst ? 10ull * MF_DEFAULT_STEP_BOUND : MF_DEFAULT_STEP_BOUND;
     s->rng = mix64(c->seed ^ 0x6d617066757a7aull);   /* "mapfuzz" */
     s->replay = c->replay;
     s->replay_len = c->replay ? c->replay_len : 0;
@@ -511,6 +531,22 @@ static void switch_to(mf_runner *r, mf_slot *me, uint32_t next)
         mf_abort_run(r, me, MF_EXEC_HANG, "aborted");
 }
 
+/* Count interleaving feature fi (controlled mode, owned per C2). */
+static inline __attribute__((always_inline)) void cov_hit(mf_runner *r, uint8_t *cov, uint32_t fi)
+{
+    uint8_t c = cov[fi];
+    if (c == 0) {
+        r->cov_touched[r->ncov_touched++] = (uint16_t)fi;   /* at most MF_COV_SIZE */
+        uint64_t bit = 1ull << (fi & 63);
+        if (!(r->cov_ever[fi >> 6] & bit)) {
+            r->cov_ever[fi >> 6] |= bit;
+            r->nfeatures++;
+        }
+    }
+    if (c != 255)
+        cov[fi] = (uint8_t)(c + 1);
+}
+
 /* Bookkeeping of one event by the running thread: coverage, trace hash, the
  * event list, the step count. Everything is loaded into locals first: the 8-bit
  * coverage store may alias any field, and would otherwise make the compiler
@@ -540,6 +576,10 @@ static inline __attribute__((always_inline)) void ctl_record(mf_slot *me, uint32
     uint64_t f = mix64(((uint64_t)ctx_site << 32 | site) ^
                        ((uint64_t)(ctx_kind * 8u + cur_kind) << 8 | (uint64_t)kind) *
                            0x9e3779b97f4a7c15ull);
+    /* Relaxed: a feature bit only (see mf_runner.growing). Targets that report no
+     * structural events never set it, so their features are unchanged. */
+    if (atomic_load_explicit(&r->growing, memory_order_relaxed) > 0)
+        f = mix64(f ^ 0x67726f77696e67ull);   /* "growing" */
     hash = mix64(hash ^ ((uint64_t)site | (uint64_t)t << 32 | (uint64_t)kind << 40));
     s->hash = hash;
     s->last_thread = t;
@@ -557,18 +597,7 @@ static inline __attribute__((always_inline)) void ctl_record(mf_slot *me, uint32
     } else {
         r->events_truncated = 1;
     }
-    uint32_t fi = (uint32_t)(f & (MF_COV_SIZE - 1));
-    uint8_t c = cov[fi];
-    if (c == 0) {
-        r->cov_touched[r->ncov_touched++] = (uint16_t)fi;   /* at most MF_COV_SIZE */
-        uint64_t bit = 1ull << (fi & 63);
-        if (!(r->cov_ever[fi >> 6] & bit)) {
-            r->cov_ever[fi >> 6] |= bit;
-            r->nfeatures++;
-        }
-    }
-    if (c != 255)
-        cov[fi] = (uint8_t)(c + 1);
+    cov_hit(r, cov, (uint32_t)(f & (MF_COV_SIZE - 1)));
 }
 
 /* The strategy's decision after an event at or past s->stop, or a `blocked`. */
@@ -775,17 +804,17 @@ static inline uint32_t site_lookup(mf_runner *r, const char *site)
 {
     if (!site)
         site = "(null)";
-    uint32_t h = (uint32_t)(((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 56);
+    uint32_t h = (uint32_t)(((uintptr_t)site * 0x9e3779b97f4a7c15ull) >> 52) & (MF_SITE_CACHE - 1);
     for (;;) {
         const char *p = r->site_cache[h].p;
         if (p == site)
             return r->site_cache[h].id;
         if (!p)
             break;
-        h = (h + 1) & 255;
+        h = (h + 1) & (MF_SITE_CACHE - 1);
     }
     uint32_t id = mf_site_id(site);
-    if (r->nsite_cache < 192) {
+    if (r->nsite_cache < MF_SITE_CACHE * 3 / 4) {
         r->site_cache[h].p = site;
         r->site_cache[h].id = id;
         r->nsite_cache++;
@@ -834,9 +863,77 @@ static void host_blocked(void *ctx, const char *site)
     stress_event(me, EV_BLOCKED);
 }
 
+/* ------------------------------------------------------------------ structural events */
+
+/* host->event (MF_CAP_EVENTS): record the report with its place in the run. */
+static void host_struct_event(void *ctx, uint32_t kind, uint64_t arg)
+{
+    mf_runner *r = ctx;
+    mf_slot *me = r->mode == MF_MODE_CONTROLLED ? ctl_caller(r) : mf_tls_slot;
+    if (me && (!me->active || me->r != r))
+        me = NULL;
+    if (kind == MF_EVENT_GROW_BEGIN)
+        atomic_fetch_add_explicit(&r->growing, 1, memory_order_relaxed);
+    else if (kind == MF_EVENT_GROW_END)
+        atomic_fetch_sub_explicit(&r->growing, 1, memory_order_relaxed);
+    /* Relaxed claim of a slot: only uniqueness matters; main reads the slots after
+     * the phase's `done` chain. */
+    uint32_t i = atomic_fetch_add_explicit(&r->nsevents, 1, memory_order_relaxed);
+    if (i >= MF_SEVENT_CAP)
+        return;
+    mf_sevent *e = &r->sevents[i];
+    /* Controlled mode and main: one thread at a time, a relaxed load is exact.
+     * Stress: seq_cst, the same order as the op timestamps' RMWs. */
+    e->clock = atomic_load_explicit(&r->clock, me && r->mode == MF_MODE_STRESS
+                                    ? memory_order_seq_cst : memory_order_relaxed);
+    e->arg = arg;
+    e->kind = (uint8_t)kind;
+    e->thread = me ? (uint8_t)me->idx : MF_THREAD_SEQ;
+    e->op = me ? (uint16_t)(me->cur_op > 0xffff ? 0xffff : me->cur_op) : 0;
+    e->step = UINT32_MAX;
+    if (me && r->mode == MF_MODE_CONTROLLED) {
+        mf_sched *s = &r->s;   /* owned per C2: we are the running thread */
+        e->step = (uint32_t)(s->steps > UINT32_MAX - 1 ? UINT32_MAX - 1 : s->steps);
+        /* Interleaving feature: this event kind after the last site of another
+         * thread (which code interleaved with the growth). */
+        uint64_t f = mix64(((uint64_t)me->ctx_site << 32 | kind) ^
+                           (uint64_t)(me->ctx_kind * 8u + me->cur_kind) * 0x5bd1e995ull ^
+                           0x73747275637475ull);   /* "structu" */
+        cov_hit(r, r->cov, (uint32_t)(f & (MF_COV_SIZE - 1)));
+    }
+}
+
+/* ------------------------------------------------------------------ single writer */
+
+static uint32_t SITE_WRITER_WAIT;
+
+void mf_writer_enter(mf_slot *me)
+{
+    mf_runner *r = me->r;
+    uint32_t exp = UINT32_MAX;
+    /* Acquire on success: pairs with the release in mf_writer_leave, so this write
+     * sees everything the previous writer did. Relaxed on failure (we retry). */
+    while (!atomic_compare_exchange_weak_explicit(&r->writer, &exp, me->idx,
+                                                  memory_order_acquire, memory_order_relaxed)) {
+        exp = UINT32_MAX;
+        /* controlled: let the holder run; stress: spin, yield, honour aborts */
+        mf_host_event(me, SITE_WRITER_WAIT, EV_BLOCKED);
+    }
+}
+
+void mf_writer_leave(mf_slot *me)
+{
+    /* Release: pairs with the acquire CAS of the next writer. */
+    atomic_store_explicit(&me->r->writer, UINT32_MAX, memory_order_release);
+}
+
 void mf_host_init(mf_runner *r)
 {
-    r->host.ctx = r;
-    r->host.point = host_point;
-    r->host.blocked = host_blocked;
+    r->host.base.ctx = r;
+    r->host.base.point = host_point;
+    r->host.base.blocked = host_blocked;
+    r->host.size = sizeof r->host;
+    r->host.version = MF_HOST_EXT_VERSION;
+    r->host.event = host_struct_event;
+    SITE_WRITER_WAIT = mf_site_id("runner:writer-wait");   /* before any pool thread runs */
 }

@@ -24,7 +24,13 @@
  * Hang handling (both modes): on abort every pool thread leaves the target through
  * longjmp from its next host call back to the pool loop (no target frame needs
  * cleanup: targets are C; a lock the target held stays held, which is why the map
- * is then leaked rather than destroyed and the post phase is skipped). A thread
+ * is then leaked rather than destroyed and the post phase is skipped). C++ RAII
+ * destructors are skipped too; a forced unwind cannot replace the longjmp, since
+ * every std::atomic member is noexcept and unwinding out of a hook called inside
+ * one calls std::terminate. For targets built by `mapfuzz cc` the instrumentation
+ * runtime instead releases, on the unwound thread, every lock it still holds
+ * (detach after an abort, csrc/instrument/mf_instrument.c R5), so a process-wide
+ * lock guarded by RAII does not deadlock the next execution. A thread
  * that never calls the host again (an uninstrumented infinite loop, a kernel
  * wait) cannot be recovered: after a grace period the runner is marked broken and
  * leaked; mf_result.broken tells the caller to create a new runner.
@@ -42,11 +48,15 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "mapfuzz_runner.h"
+#include "instrument/mf_instrument.h"
 
 #define MF_EVENT_CAP   (1u << 16)
 #define MF_DEFAULT_STEP_BOUND 100000u
 #define MF_DEFAULT_TIMEOUT_MS 10000u
 #define MF_GRACE_MS    2000u
+/* Runner site cache slots (a power of two): instrumented targets have hundreds of
+ * sites (one per instrumented access). */
+#define MF_SITE_CACHE  4096u
 
 enum { EV_POINT = 0, EV_BLOCKED = 1, EV_CALL = 2, EV_RETURN = 3, EV_EXIT = 4 };
 enum { TS_IDLE = 0, TS_RUNNABLE = 1, TS_DONE = 2 };
@@ -115,9 +125,12 @@ typedef struct mf_sched {         /* controlled scheduler state, owned per C2 */
 
 struct mf_runner {
     const mf_target *target;
+    /* The target's instrumentation runtime (a `mapfuzz cc` build), else NULL: pool
+     * threads attach to it for the parallel phase (csrc/instrument/mf_instrument.h). */
+    const mf_instrument *inst;
     uint32_t max_threads;
     mf_slot *slots;
-    mf_host host;
+    mf_host_ext host;             /* host.base is what targets receive (extension: events) */
     int broken;
     _Atomic int quit;             /* pool shutdown (mf_runner_free) */
 
@@ -130,7 +143,7 @@ struct mf_runner {
      * itself (a stale value never names it). */
     _Atomic(mf_slot *) running;
     /* Site id cache keyed by the string's address (controlled mode; owned per C2). */
-    struct { const char *p; uint32_t id; } site_cache[256];
+    struct { const char *p; uint32_t id; } site_cache[MF_SITE_CACHE];
     uint32_t nsite_cache;
 
     /* per run */
@@ -172,6 +185,23 @@ struct mf_runner {
     int pin;                      /* controlled mode: pin the run's threads to main's CPU */
     cpu_set_t cpus;               /* main's affinity at mf_runner_new (stress mode uses it) */
     int spin;                     /* spin iterations before sleeping in the kernel */
+
+    /* Structural events (MF_CAP_EVENTS), per run. Slots are claimed with a relaxed
+     * fetch_add (any thread may report, stress threads at once); main reads them
+     * after the parallel phase (ordered by the `remaining`/`done` chain) or after
+     * its own reports (program order). */
+    mf_sevent sevents[MF_SEVENT_CAP];
+    _Atomic uint32_t nsevents;
+    /* Growths begun and not yet ended (begin +1, end -1; relaxed: a feature bit,
+     * not a synchronisation). Controlled mode folds "a growth is running" into the
+     * interleaving features. */
+    _Atomic int growing;
+
+    /* Single-writer targets (no MF_CAP_MULTI_WRITER): the pool thread whose write
+     * op is in flight, UINT32_MAX for none. A writer takes it (CAS, acquire) before
+     * t_call and gives it back (release store) after t_ret; a second writer waits
+     * at a `blocked` point (controlled) or spins (stress). Reset by main per run. */
+    _Atomic uint32_t writer;
 };
 
 /* futex-backed hand-off words */
@@ -206,5 +236,9 @@ void mf_sched_finish(mf_slot *me);               /* controlled: me is done; hand
 void mf_abort_run(mf_runner *r, mf_slot *me, int status, const char *msg);  /* noreturn for pool threads */
 void mf_stress_begin(mf_runner *r);
 void mf_thread_done(mf_runner *r);               /* remaining--, wake main at 0 */
+/* The instrumentation runtime of a loaded target, or NULL (loader.c). */
+const mf_instrument *mf_target_instrument(const mf_target *t);
+void mf_writer_enter(mf_slot *me);               /* single-writer targets: wait for the write turn */
+void mf_writer_leave(mf_slot *me);
 
 #endif /* MAPFUZZ_HOST_H */

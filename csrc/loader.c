@@ -9,8 +9,69 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include "mapfuzz_runner.h"
+#include "instrument/mf_instrument.h"
+
+/* Targets built by `mapfuzz cc` also export mf_instrument_v1 (the instrumentation
+ * runtime, csrc/instrument/): remembered per target table so that the runner can
+ * attach its pool threads to it. Load-time only; at most INST_MAX such targets. */
+#define INST_MAX 64
+static struct { const mf_target *t; const mf_instrument *inst; } inst_tab[INST_MAX];
+static unsigned inst_n;
+static pthread_mutex_t inst_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void inst_remember(void *h, const mf_target *t)
+{
+    void *sym = dlsym(h, "mf_instrument_v1");
+    if (!sym)
+        return;   /* an uninstrumented target: nothing changes */
+    const mf_instrument *(*fn)(void);
+    *(void **)&fn = sym;
+    const mf_instrument *inst = fn();
+    if (!inst || inst->version != MF_INSTRUMENT_VERSION)
+        return;
+    pthread_mutex_lock(&inst_lock);
+    unsigned i = 0;
+    while (i < inst_n && inst_tab[i].t != t)
+        i++;
+    if (i == inst_n && inst_n < INST_MAX)
+        inst_n++;
+    if (i < INST_MAX) {
+        inst_tab[i].t = t;
+        inst_tab[i].inst = inst;
+    }
+    pthread_mutex_unlock(&inst_lock);
+}
+
+const mf_instrument *mf_target_instrument(const mf_target *t)
+{
+    const mf_instrument *inst = NULL;
+    pthread_mutex_lock(&inst_lock);
+    for (unsigned i = 0; i < inst_n; i++)
+        if (inst_tab[i].t == t)
+            inst = inst_tab[i].inst;
+    pthread_mutex_unlock(&inst_lock);
+    return inst;
+}
+
+int mf_target_set_sites(const mf_target *t, uint32_t n, const uint64_t *offs,
+                        const char *const *names)
+{
+    const mf_instrument *inst = mf_target_instrument(t);
+    return inst ? inst->set_sites(n, offs, names) : -1;
+}
+
+int64_t mf_target_density(const mf_target *t, int64_t density)
+{
+    const mf_instrument *inst = mf_target_instrument(t);
+    if (!inst)
+        return -1;
+    if (density >= 0)
+        inst->set_density((uint32_t)density);
+    return inst->density;
+}
 
 const mf_target *mf_load_target(const char *path, char *err, size_t cap)
 {
@@ -56,5 +117,6 @@ const mf_target *mf_load_target(const char *path, char *err, size_t cap)
                  "is NULL", path);
         return NULL;
     }
+    inst_remember(h, t);
     return t;
 }

@@ -1,6 +1,6 @@
-/* Declarations of mapfuzz_target.h and mapfuzz_runner.h in the form cffi's cdef
- * parses (no includes, no expressions). harness/_build.py feeds this file to cffi.
- * Keep it in step with the two headers. */
+/* Declarations of mapfuzz_target.h, mapfuzz_runner.h and evacmap.h in the form
+ * cffi's cdef parses (no includes, no expressions). harness/_build.py feeds this
+ * file to cffi. Keep it in step with the three headers. */
 #define MF_ABI_VERSION 1
 #define MF_MAX_KEY 32
 #define MF_MAX_VALUE 256
@@ -8,12 +8,24 @@
 #define MF_CAP_PUT_IF_ABSENT 2
 #define MF_CAP_ITERATE 4
 #define MF_CAP_EXACT_LEN 8
+#define MF_CAP_EVENTS 16
+#define MF_HOST_EXT_VERSION 1
+#define MF_EVENT_GROW_BEGIN 1
+#define MF_EVENT_GROW_END 2
+#define MF_EVENT_GENERATION 3
 
 typedef struct mf_host {
     void *ctx;
     void (*point)(void *ctx, const char *site);
     void (*blocked)(void *ctx, const char *site);
 } mf_host;
+
+typedef struct mf_host_ext {
+    mf_host base;
+    uint32_t size;
+    uint32_t version;
+    void (*event)(void *ctx, uint32_t kind, uint64_t arg);
+} mf_host_ext;
 
 typedef int (*mf_visit)(void *ctx, const uint8_t *key, size_t klen,
                         const uint8_t *val, size_t vlen);
@@ -89,6 +101,8 @@ typedef struct mf_config {
     const uint32_t *replay;
     uint32_t replay_len;
     uint64_t pct_steps;
+    uint32_t *trace_mirror;
+    uint32_t trace_mirror_cap;
 } mf_config;
 
 typedef struct mf_record {
@@ -99,6 +113,11 @@ typedef struct mf_record {
 typedef struct mf_item { uint64_t key_off; uint64_t val_off; uint32_t key_len; uint32_t val_len; } mf_item;
 
 typedef struct mf_event { uint32_t site; uint8_t thread; uint8_t kind; uint16_t op; } mf_event;
+
+typedef struct mf_sevent {
+    uint64_t clock; uint64_t arg; uint32_t step; uint8_t thread; uint8_t kind; uint16_t op;
+} mf_sevent;
+#define MF_SEVENT_CAP 4096
 
 typedef struct mf_result {
     int status;
@@ -116,6 +135,9 @@ typedef struct mf_result {
     const mf_event *events;
     int events_truncated;
     int broken;
+    uint32_t nsevents;
+    int sevents_truncated;
+    const mf_sevent *sevents;
 } mf_result;
 
 typedef struct mf_runner mf_runner;
@@ -126,8 +148,21 @@ void mf_runner_free(mf_runner *r);
 uint8_t *mf_runner_coverage(mf_runner *r);
 uint32_t mf_runner_features(mf_runner *r);
 uint32_t mf_evacmap_hash(uint64_t seed, const uint8_t *key, size_t klen);
+typedef struct mf_evacmap_stats {
+    uint64_t doublings; uint64_t same_size; uint64_t groups; uint64_t old_groups;
+    uint64_t iterations; uint64_t last_start;
+} mf_evacmap_stats;
+int mf_evacmap_read_stats(const mf_target *target, void *map, mf_evacmap_stats *out);
 const char *mf_site_name(uint32_t site);
 const mf_host *mf_host_null(void);
 double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);
+double mf_bench_workload(const mf_target *t, uint32_t nthreads, uint64_t ops_per_thread,
+                         uint32_t nkeys, int workload, uint64_t seed);
 const mf_target *mf_evacmap(void);
+const mf_target *mf_syncmap(void);
+const mf_target *mf_rwmap(void);
+uint64_t mf_syncmap_promotions(void *map);
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);
+int mf_target_set_sites(const mf_target *t, uint32_t n, const uint64_t *offs,
+                        const char *const *names);
+int64_t mf_target_density(const mf_target *t, int64_t density);

@@ -82,6 +82,12 @@ typedef struct mf_config {
     uint32_t replay_len;          /* number of (step, thread) pairs in replay */
     uint64_t pct_steps;           /* PCT: estimated steps k (change points drawn in [1, k]);
                                      0 = 3 x the number of parallel ops */
+    uint32_t *trace_mirror;       /* optional (controlled): a copy of the decision trace kept
+                                     crash-safe, e.g. in memory shared with a parent process:
+                                     word 0 = number of trace words written so far, words
+                                     1..n = the trace; a dying run leaves every decision it
+                                     took up to the crash. NULL: none */
+    uint32_t trace_mirror_cap;    /* words in trace_mirror (the trace is cut at cap - 1) */
 } mf_config;
 
 typedef struct mf_record {
@@ -116,6 +122,22 @@ typedef struct mf_event {         /* one schedule point reached, in execution or
                                      (exit: the thread's op count) */
 } mf_event;
 
+typedef struct mf_sevent {        /* a structural event the target reported (MF_CAP_EVENTS) */
+    uint64_t clock;               /* the timestamp counter when it was reported: records with
+                                     t_ret < clock returned before it, records with
+                                     t_call >= clock were called after it */
+    uint64_t arg;                 /* the target's argument (new capacity, generation) */
+    uint32_t step;                /* controlled parallel phase: schedule events passed before it
+                                     (it lies between events[step - 1] and events[step]);
+                                     UINT32_MAX in any other phase or mode */
+    uint8_t  thread;              /* pool thread index, or MF_THREAD_SEQ (prefill, post phase,
+                                     a thread the runner does not own) */
+    uint8_t  kind;                /* MF_EVENT_* */
+    uint16_t op;                  /* pool thread: index of its op in flight in its list */
+} mf_sevent;
+
+#define MF_SEVENT_CAP 4096        /* structural events kept per run (more: sevents_truncated) */
+
 typedef struct mf_result {
     int      status;              /* MF_EXEC_* */
     char     message[512];        /* invariant text, error text, or "" */
@@ -139,6 +161,9 @@ typedef struct mf_result {
     int      broken;              /* a pool thread could not be recovered (stuck in the target
                                      without calling the host): this runner now refuses to
                                      run; free it (it is leaked, not joined) and create a new one */
+    uint32_t nsevents;            /* structural events, in the order they were reported */
+    int      sevents_truncated;   /* more than MF_SEVENT_CAP were reported */
+    const mf_sevent *sevents;     /* valid until the next run (both modes, every phase) */
 } mf_result;
 
 typedef struct mf_runner mf_runner;
@@ -162,12 +187,26 @@ const char *mf_site_name(uint32_t site);
  * nops operations over nkeys int keys, null host; -1 on failure. For benchmarks. */
 double mf_bench_single_thread(const mf_target *t, uint64_t nops, uint32_t nkeys, uint64_t seed);
 
+/* Ops/s of a target with nthreads threads on workload 0 (90% get), 1 (puts of new
+ * keys only) or 2 (mixed), null host (csrc/microbench.c); -1 on failure. */
+double mf_bench_workload(const mf_target *t, uint32_t nthreads, uint64_t ops_per_thread,
+                         uint32_t nkeys, int workload, uint64_t seed);
+
 /* A host whose point and blocked do nothing: for calling a target directly
  * (single-threaded tests, the sequential phases). */
 const mf_host *mf_host_null(void);
 
 /* Targets. */
 const mf_target *mf_evacmap(void);                       /* the built-in evacmap */
+const mf_target *mf_syncmap(void);                       /* the built-in syncmap (sync.Map's design) */
+const mf_target *mf_rwmap(void);                         /* the built-in rwmap (one rwlock, correct) */
 const mf_target *mf_load_target(const char *path, char *err, size_t cap);  /* dlopen + mf_target_v1 */
+
+/* Targets built by `mapfuzz cc` (csrc/instrument/mf_instrument.h). */
+/* Install symbolised names for the target's code offsets; -1: not instrumented or no memory. */
+int mf_target_set_sites(const mf_target *t, uint32_t n, const uint64_t *offs,
+                        const char *const *names);
+/* Set the plain-access point density (>= 0) and/or read it (-1); -1: not instrumented. */
+int64_t mf_target_density(const mf_target *t, int64_t density);
 
 #endif /* MAPFUZZ_RUNNER_H */

@@ -29,7 +29,8 @@ extern "C" {
 enum { MF_CAP_MULTI_WRITER = 1,     /* several threads may write at once        */
        MF_CAP_PUT_IF_ABSENT = 2,    /* put_if_absent is provided                 */
        MF_CAP_ITERATE = 4,          /* iterate may run concurrently with writers */
-       MF_CAP_EXACT_LEN = 8 };      /* len is exact even while threads run       */
+       MF_CAP_EXACT_LEN = 8,        /* len is exact even while threads run       */
+       MF_CAP_EVENTS = 16 };        /* the target reports structural events (below) */
 
 typedef struct mf_host {          /* provided by the harness, valid for the map's life */
     void *ctx;
@@ -65,6 +66,45 @@ typedef struct mf_target {
 } mf_target;
 
 const mf_target *mf_target_v1(void);
+
+/* ---- Extension: structural events (optional; ABI v1 stays valid without it) ----
+ *
+ * A target may tell mapfuzz when its structure changes (a growth or resize began or
+ * ended, a new table generation was published). mapfuzz records each report in the
+ * execution's event log at the point it happened (between the right operations),
+ * shows it in `mapfuzz explain`, folds it into the interleaving features, and the
+ * random engine spends more executions on schedules whose parallel phase overlaps
+ * a growth.
+ *
+ * Handshake: a target that sets MF_CAP_EVENTS in caps receives in create a host
+ * that is the head of an mf_host_ext (the same pointer; mapfuzz hosts always pass
+ * one). `size` says how much of the struct the host filled: read a field only when
+ * it lies within `size` (mf_report_event does). Targets without MF_CAP_EVENTS are
+ * v1 targets and never look past mf_host. Reporting is cheap (no schedule point,
+ * no thread switch) and may happen on any thread, in any phase; the `arg` is free
+ * for the target (a table size, a generation number).
+ */
+#define MF_HOST_EXT_VERSION 1
+
+enum { MF_EVENT_GROW_BEGIN = 1,   /* a growth/resize started (arg: the new capacity, or 0) */
+       MF_EVENT_GROW_END = 2,     /* it finished: the old table is no longer used */
+       MF_EVENT_GENERATION = 3 }; /* a new table (generation) was published (arg: its number) */
+
+typedef struct mf_host_ext {
+    mf_host base;                 /* the v1 host: pass &ext->base wherever an mf_host is used */
+    uint32_t size;                /* sizeof(mf_host_ext) of the mapfuzz that filled it */
+    uint32_t version;             /* MF_HOST_EXT_VERSION */
+    void (*event)(void *ctx, uint32_t kind, uint64_t arg);   /* MF_EVENT_*; may be NULL */
+} mf_host_ext;
+
+/* Report a structural event through the host create received. Call it only from
+ * a target that sets MF_CAP_EVENTS (only then is the host an mf_host_ext). */
+static inline void mf_report_event(const mf_host *host, uint32_t kind, uint64_t arg)
+{
+    const mf_host_ext *x = (const mf_host_ext *)host;
+    if (x->size >= offsetof(mf_host_ext, event) + sizeof x->event && x->event)
+        x->event(host->ctx, kind, arg);
+}
 
 #ifdef __cplusplus
 }

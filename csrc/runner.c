@@ -115,6 +115,13 @@ static void do_op(mf_runner *r, mf_slot *me, const mf_op *op, mf_record *rec,
     }
     if (me)
         mf_host_event(me, SITE_CALL, EV_CALL);
+    /* A target without MF_CAP_MULTI_WRITER is driven under its contract: one
+     * write op in flight at a time (readers run alongside). The turn is taken
+     * after the call point and before t_call, so the op's interval lies inside it. */
+    int turn = me && kind <= MF_OP_DELETE && kind != MF_OP_GET &&
+               !(T->caps & MF_CAP_MULTI_WRITER);
+    if (turn)
+        mf_writer_enter(me);
 
     /* Free-running pool threads (stress mode): seq_cst RMW + fence: t_call is
      * taken before any memory access of the op (the fence keeps the op's loads
@@ -180,6 +187,8 @@ static void do_op(mf_runner *r, mf_slot *me, const mf_op *op, mf_record *rec,
         atomic_thread_fence(memory_order_seq_cst);
         rec->t_ret = atomic_fetch_add_explicit(&r->clock, 1, memory_order_seq_cst);
     }
+    if (turn)
+        mf_writer_leave(me);
 
     rec->status = st;
     if (st < 0) {
@@ -246,6 +255,10 @@ static void run_ops(mf_slot *me)
 #endif
         }
     }
+    /* An instrumented target's hooks report to this runner's host from here to
+     * the end of the thread's part (run_job detaches, also after an abort). */
+    if (r->inst)
+        r->inst->attach(&r->host.base);
     for (uint32_t i = 0; i < n; i++) {
         me->cur_op = i;
         me->cur_kind = ops[i].kind;
@@ -262,6 +275,8 @@ static void run_job(mf_slot *const me)
     me->active = 1;
     if (setjmp(me->jb) == 0) {
         run_ops(me);
+        if (me->r->inst)
+            me->r->inst->attach(NULL);
         me->active = 0;
         if (me->r->mode == MF_MODE_CONTROLLED)
             mf_sched_finish(me);
@@ -269,6 +284,8 @@ static void run_job(mf_slot *const me)
             mf_thread_done(me->r);
     } else {
         /* Unwound from a host call by an abort (C3). */
+        if (me->r->inst)
+            me->r->inst->attach(NULL);
         me->active = 0;
         mf_thread_done(me->r);
     }
@@ -332,6 +349,7 @@ mf_runner *mf_runner_new(const mf_target *target, uint32_t max_threads, char *er
     if (!r)
         goto oom;
     r->target = target;
+    r->inst = mf_target_instrument(target);
     r->max_threads = max_threads;
     r->slots = calloc(max_threads, sizeof *r->slots);
     r->events = malloc(MF_EVENT_CAP * sizeof *r->events);
@@ -626,6 +644,12 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
     atomic_store_explicit(&r->clock, 0, memory_order_relaxed);
     r->abort_msg[0] = 0;
     r->err_msg[0] = 0;
+    /* Relaxed: main alone until the go posts (release) publish them. */
+    atomic_store_explicit(&r->nsevents, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->growing, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->writer, UINT32_MAX, memory_order_relaxed);
+    if (c->trace_mirror && c->trace_mirror_cap)
+        c->trace_mirror[0] = 0;
 
     for (uint32_t i = 0; i < p->nprefill; i++)
         preset(&r->records[i], &p->prefill[i], MF_THREAD_SEQ);
@@ -633,7 +657,7 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
         for (uint32_t i = 0; i < p->thread_nops[t]; i++)
             preset(&r->records[r->rec_base[t] + i], &p->ops[r->op_base[t] + i], (uint8_t)t);
 
-    r->map = r->target->create(&r->host, p->hash_seed, (size_t)p->capacity, p->variant);
+    r->map = r->target->create(&r->host.base, p->hash_seed, (size_t)p->capacity, p->variant);
     if (!r->map) {
         out->status = MF_EXEC_TARGET_ERROR;
         snprintf(out->message, sizeof out->message, "create returned NULL (variant %u, capacity %llu)",
@@ -761,6 +785,11 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
     out->nevents = c->mode == MF_MODE_CONTROLLED ? r->nevents : 0;
     out->events = r->events;
     out->events_truncated = r->events_truncated;
+    /* Relaxed: every reporter's store is ordered before this (done chain, or main). */
+    uint32_t nsev = atomic_load_explicit(&r->nsevents, memory_order_relaxed);
+    out->nsevents = nsev > MF_SEVENT_CAP ? MF_SEVENT_CAP : nsev;
+    out->sevents_truncated = nsev > MF_SEVENT_CAP;
+    out->sevents = r->sevents;
     return 0;
 oom:
     snprintf(out->message, sizeof out->message, "out of memory");

@@ -22,7 +22,7 @@ ffi = FFI()
 ffi.cdef((CSRC / "mapfuzz_cdef.h").read_text())
 ffi.set_source(
     "harness._mapfuzz_c",
-    '#include "mapfuzz_runner.h"\n#include "evacmap.h"\n',
+    '#include "mapfuzz_runner.h"\n#include "evacmap.h"\n#include "syncmap.h"\n',
     sources=sorted(os.path.relpath(p, ROOT) for p in CSRC.glob("*.c")),
     include_dirs=[os.path.relpath(CSRC, ROOT)],
     extra_compile_args=CFLAGS + os.environ.get("MAPFUZZ_CFLAGS", "").split(),

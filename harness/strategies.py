@@ -1,8 +1,8 @@
 """Hypothesis strategies for mapfuzz schedules (public API).
 
-``schedules()``, ``contended_schedules()``, ``keys()``, ``ops()``, ``map_configs()``
-and ``scheduler_seeds()``; documented in harness.search.strategies, where they live
-with the other schedule generators.
+``schedules()``, ``contended_schedules()``, ``keys()``, ``type_twins()``, ``ops()``,
+``map_configs()`` and ``scheduler_seeds()``; documented in harness.search.strategies,
+where they live with the other schedule generators.
 """
 
 from harness.search.strategies import (
@@ -12,6 +12,7 @@ from harness.search.strategies import (
     ops,
     scheduler_seeds,
     schedules,
+    type_twins,
 )
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "ops",
     "scheduler_seeds",
     "schedules",
+    "type_twins",
 ]

@@ -46,6 +46,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <atomic>
 #include <new>
 #include <utility>
 #include <vector>
@@ -137,9 +138,28 @@ struct CMap {
     const mf_host *host;
     uint32_t variant;
     pthread_t creator;
+    std::atomic<size_t> hp_seen;   /* the largest hashpower reported (structural events) */
     CMap(size_t n, uint64_t seed) : t(n, KeyHash{seed}), host(nullptr), variant(0),
-                                    creator(pthread_self()) {}
+                                    creator(pthread_self()), hp_seen(0) {}
 };
+
+/* Structural events (MF_CAP_EVENTS). libcuckoo expands inside one insert, holding
+ * every lock, and exposes only the result: hashpower(). After each insert the
+ * adapter compares it with the last size reported and reports a new generation
+ * (arg: the bucket count) once per size; which thread saw it first says which
+ * insert expanded (or raced with) the table. */
+void note_size(CMap *m)
+{
+    size_t hp = m->t.hashpower();
+    /* Relaxed: hp_seen only elects one reporter per size; it orders nothing. */
+    size_t seen = m->hp_seen.load(std::memory_order_relaxed);
+    while (hp > seen) {
+        if (m->hp_seen.compare_exchange_weak(seen, hp, std::memory_order_relaxed)) {
+            mf_report_event(m->host, MF_EVENT_GENERATION, (uint64_t)1 << hp);
+            return;
+        }
+    }
+}
 
 bool make_key(const uint8_t *k, size_t kl, Key *out)
 {
@@ -151,9 +171,17 @@ bool make_key(const uint8_t *k, size_t kl, Key *out)
     return true;
 }
 
+/* Built with -DMF_NO_HAND_POINTS (`mapfuzz cc ... -- -DMF_NO_HAND_POINTS`, the
+ * instrumentation's proof on a real library): no hand-placed points, the
+ * compiler's instrumentation places them all. */
 inline void point(const CMap *m, const char *site)
 {
+#ifdef MF_NO_HAND_POINTS
+    (void)m;
+    (void)site;
+#else
     m->host->point(m->host->ctx, site);
+#endif
 }
 
 /* A reader descheduled for a moment inside a seeded variant's window (pool threads
@@ -186,6 +214,8 @@ void *c_create(const mf_host *host, uint64_t hash_seed, size_t capacity_hint, ui
          * hashpower bound keeps a runaway expansion finite (it would throw instead). */
         m->t.minimum_load_factor(0.0);
         m->t.maximum_hashpower(24);
+        /* Relaxed: the map is not shared until create returns. */
+        m->hp_seen.store(m->t.hashpower(), std::memory_order_relaxed);
         return m;
     } catch (...) {
         return nullptr;
@@ -249,8 +279,10 @@ int c_put(void *map, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
             blob_copy(cur, old, oldlen);
             cur = nb;
         }, nb);
-        if (inserted)
+        if (inserted) {
+            note_size(m);
             return 0;
+        }
     } catch (const std::bad_alloc &) {
         free(nb);
         return -ENOMEM;
@@ -289,6 +321,7 @@ int c_put_if_absent(void *map, const uint8_t *k, size_t kl, const uint8_t *v, si
             Blob *ob = nullptr;
             m->t.upsert(key, [&](Blob *&c) { ob = c; c = nb; }, nb);
             blob_free(ob);
+            note_size(m);
             return 1;
         }
         point(m, "cuckoo:pia:before");
@@ -298,6 +331,8 @@ int c_put_if_absent(void *map, const uint8_t *k, size_t kl, const uint8_t *v, si
         }, nb);
         if (!inserted)
             free(nb);              /* never published */
+        else
+            note_size(m);
         return inserted ? 1 : 0;
     } catch (const std::bad_alloc &) {
         free(nb);
@@ -405,7 +440,7 @@ int c_check(void *map, char *msg, size_t cap)
 
 const mf_target TABLE = {
     MF_ABI_VERSION,
-    MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE,
+    MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE | MF_CAP_EVENTS,
     "cuckoo",
     VARIANTS,
     c_create,

@@ -20,6 +20,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from harness.bench.cc import bench_cc, cc_markdown
+from harness.bench.designs import bench_designs, designs_markdown
+from harness.bench.scaling import bench_scaling, scaling_markdown
 from harness.bench.tools import bench_tmin, bench_witness, engine_for, tools_markdown
 from harness.data.plan import compile_schedule
 from harness.data.schedule import Schedule, from_json
@@ -35,7 +38,8 @@ DETECTION_MODES = (("controlled", "pct"), ("controlled", "random"), ("stress", "
 
 
 def standard_schedule() -> Schedule:
-    path = Path(__file__).resolve().parent.parent / "corpus" / "standard.json"
+    """corpus/standard.json in a source checkout; else the generator's (equal) build."""
+    path = Path(__file__).resolve().parents[2] / "corpus" / "standard.json"
     if path.exists():
         return from_json(json.loads(path.read_text()))
     from harness.search.generate import standard_schedule as build
@@ -283,9 +287,12 @@ SECTIONS: tuple[tuple[str, str, Callable[[bool, Log], Any]], ...] = (
     ("throughput", "throughput", bench_throughput),
     ("oracle", "oracle", bench_oracle),
     ("maps", "maps side by side", bench_maps),
+    ("designs", "designs side by side", bench_designs),
     ("detection", "detection", bench_detection),
     ("tmin", "minimisation (tmin)", bench_tmin),
     ("witness", "stress to controlled", bench_witness),
+    ("cc", "mapfuzz cc (compiler-placed points)", bench_cc),
+    ("scaling", "scaling (jobs, cluster, check-history)", bench_scaling),
 )
 """(results key, progress label, measurement), in the order they run."""
 
@@ -361,7 +368,9 @@ def render_markdown(results: dict[str, Any]) -> str:
                 "(a real map failing under the workload: for libcuckoo 0.3.1 see "
                 "docs/adapters.md).",
             ]
+    lines += designs_markdown(results)
     lines += tools_markdown(results)
+    lines += cc_markdown(results)
     lines += [
         "",
         "## Oracle (check time, history construction excluded)",
@@ -371,4 +380,5 @@ def render_markdown(results: dict[str, Any]) -> str:
     ]
     for k, v in results["oracle"].items():
         lines.append(f"| {k} | {v['median_s']} | {v['verdict']} |")
+    lines += scaling_markdown(results)
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from harness.cli import fuzz, history, info, replay, report, tools  # noqa: F401  (they register commands)
+from harness.cli import cc, fuzz, history, info, replay, report, tools  # noqa: F401  (they register commands)
 from harness.cli.common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, cli, err
 
 __all__ = ["cli", "main"]

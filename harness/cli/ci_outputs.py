@@ -16,7 +16,7 @@ import click
 from harness.cli.common import fail
 from harness.run import reproducer
 from harness.run.reproducer import output_dir_problem
-from harness.search.campaign import CampaignResult
+from harness.search.results import CampaignResult
 from harness.tools.ci_results import (
     CampaignRecord,
     FindingRecord,

@@ -168,3 +168,17 @@ def artifacts_option(help: str) -> Callable[[F], F]:
         show_default=True,
         help=help,
     )
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def jobs_option(help: str) -> Callable[[F], F]:
+    """--jobs N for the commands that run candidates in worker processes."""
+    return click.option("--jobs", type=click.IntRange(min=1), default=None,
+                        help=f"{help} (default: every core, here {default_jobs()})")

@@ -27,11 +27,12 @@ from harness.cli.common import (
     artifacts_option,
     check_out_dir,
     cli,
+    default_jobs,
     emit_json,
     err,
     fail,
 )
-from harness.data.schedule import MAX_CAPACITY, MAX_KEYS, MAX_OPS, MAX_THREADS
+from harness.data.schedule import MAX_CAPACITY, MAX_OPS, MAX_THREADS
 from harness.frontends.atheris_driver import (
     INSTALL_HINT,
     AtherisMissing,
@@ -40,15 +41,17 @@ from harness.frontends.atheris_driver import (
     run_atheris_campaign,
 )
 from harness.run.target import Target, TargetError
+from harness.run.worker import WorkerError
 from harness.search.campaign import (
     DEFAULT_NOISE,
     CampaignConfig,
-    CampaignResult,
     CanaryFailed,
-    Report,
     make_engine,
     run_campaign,
 )
+from harness.search.cluster import ClusterError
+from harness.search.generate import MAX_CONTENDED
+from harness.search.results import CampaignResult, Report
 
 
 class FuzzProgress:
@@ -96,9 +99,12 @@ class FuzzProgress:
             self.bar.update(self.task, description="fuzzing")
         if result.canary and not self.canary_shown and not self.json_mode:
             self.canary_shown = True
+            own = result.canary.get("target_variant")
+            also = (f" and {own['target']}'s first variant {own['variant']} ({own['class']}) "
+                    f"after {own['found_after_execs']}" if isinstance(own, dict) else "")
             self._print(
-                f"canary: found {result.canary['variant']} after "
-                f"{result.canary['found_after_execs']:,} executions; fuzzing the target now"
+                f"canary: found evacmap's {result.canary['variant']} after "
+                f"{result.canary['found_after_execs']:,} executions{also}; fuzzing the target now"
             )
         if report is not None:
             self._print(finding_text(report))
@@ -131,14 +137,22 @@ def features_measured(result: CampaignResult) -> bool:
     return result.mode == "controlled" and result.engine != "hypothesis"
 
 
+def found_at(report: Report) -> str:
+    """Where a campaign met a finding: its input index for the random engine (whose
+    feedback may skip inputs, so an index is not an execution count), else executions."""
+    if report.index is not None:
+        return f"at input {report.index:,}"
+    return f"after {report.execs_to_find:,} execution{'s' if report.execs_to_find != 1 else ''}"
+
+
 def finding_text(report: Report) -> str:
     """A finding as printed (rich markup): class, key, explanation, where the reproducer
     went and how to replay it; a write that failed says so and where the file went
     instead (or prints the reproducer itself)."""
     where = f" on key {escape(report.key)}" if report.key else ""
     lines = [
-        f"[bold red]finding:[/] {report.cls}{where} after {report.execs_to_find:,} "
-        f"executions ({report.first_found_s:.2f} s)",
+        f"[bold red]finding:[/] {report.cls}{where} {found_at(report)} "
+        f"({report.first_found_s:.2f} s)",
         f"  {escape(report.explanation)}",
     ]
     if report.write_problem:
@@ -168,7 +182,8 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
     "--target",
     default="evacmap",
     show_default=True,
-    help="evacmap, cds_lfht, cuckoo, or a path to a target .so",
+    help="evacmap, syncmap, rwmap, an adapter (cds_lfht, cuckoo, gomap, gosyncmap), "
+    "or a path to a target .so",
 )
 @click.option("--variant", default=None, help="seeded bug to run (default: the correct map)")
 @click.option(
@@ -191,17 +206,24 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
     show_default=True,
     help="time budget in seconds (more than 0)",
 )
-@click.option("--execs", type=click.IntRange(min=1), default=None, help="execution budget")
+@click.option(
+    "--execs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="input budget: inputs 0..N-1 of the campaign (feedback may skip some, so at "
+    "most N executions)",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @artifacts_option("where reproducers are written")
 @click.option("--keep-going", is_flag=True, help="do not stop at the first finding")
 @click.option("--no-canary", is_flag=True, help="skip the canary self-check (not recommended)")
 @click.option("--json", "json_mode", is_flag=True, help="print one JSON object at the end")
-@_shape_option("--threads", 1, MAX_THREADS, "threads per schedule (default 3)")
-@_shape_option("--ops", 1, MAX_OPS, "operations per thread (default 16)")
-@_shape_option("--keys", 1, MAX_KEYS, "contended keys the threads share (default 8)")
+@_shape_option("--threads", 1, MAX_THREADS, "pin the threads per schedule (default: drawn, 2..8)")
+@_shape_option("--ops", 1, MAX_OPS, "pin the operations per thread (default: drawn, 4..160)")
+@_shape_option("--keys", 1, MAX_CONTENDED,
+               "pin the contended keys the threads share (default: drawn, 2..320)")
 @_shape_option("--capacity", 0, MAX_CAPACITY,
-               "the map's capacity hint (default 8; small hints mean growth early)")
+               "pin the map's capacity hint (default: drawn; small hints mean growth early)")
 @click.option(
     "--noise",
     type=click.FloatRange(0, 1),
@@ -216,6 +238,21 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
     help="atheris: the corpus directory libFuzzer reads and grows (default: a temporary one)",
 )
 @ci_output_options
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="worker processes on one campaign (default: every core for --engine random, "
+    f"here {default_jobs()}; 1 for the other engines)",
+)
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="ADDRESS",
+    help="random engine: run the campaign on a Dask cluster (tcp://HOST:8786 of a "
+    "`dask scheduler`; `local` starts 2 worker processes here); needs "
+    "pip install 'mapfuzz[cluster]'",
+)
 @click.argument("libfuzzer_flags", nargs=-1, type=click.UNPROCESSED)
 def fuzz(
     target: str,
@@ -239,6 +276,8 @@ def fuzz(
     junit: Path | None,
     sarif: Path | None,
     summary: Path | None,
+    jobs: int | None,
+    cluster: str | None,
     libfuzzer_flags: tuple[str, ...],
 ) -> None:
     """Fuzz a map: generated schedules on real threads, every execution judged by the oracle.
@@ -262,7 +301,18 @@ def fuzz(
         keys=keys,
         capacity=capacity,
         noise=DEFAULT_NOISE if noise is None else noise,
+        jobs=jobs if jobs is not None else (default_jobs() if engine == "random" else 1),
+        cluster=cluster,
     )
+    if cluster is not None and engine != "random":
+        fail(f"--cluster is for --engine random ({engine} runs on this machine; use --jobs)")
+    if cluster is not None and jobs is not None:
+        fail("--cluster and --jobs: the cluster's workers are the jobs; give one of them")
+    if cluster is not None and importlib.util.find_spec("distributed") is None:
+        fail(escape("--cluster needs Dask distributed; install it with: "
+                    "pip install 'mapfuzz[cluster]'"))
+    if jobs is not None and jobs > 1 and engine == "hypothesis":
+        fail("--jobs is for --engine random and atheris (hypothesis runs one property)")
     shape = [f"--{n}" for n, v in (("threads", threads), ("ops", ops), ("keys", keys),
                                     ("capacity", capacity)) if v is not None]
     if shape and engine != "random":
@@ -298,12 +348,18 @@ def fuzz(
             + (f", {strategy}" if mode == "controlled" else "")
             + f", seed {seed}, budget {seconds:g} s"
             + (f" / {execs} execs" if execs else "")
+            + (f", on the Dask cluster {cluster}" if cluster else
+               f", {cfg.jobs} jobs" if cfg.jobs > 1 else "")
         )
-        if gen is not None and shape:
+        if gen is not None:
+            names = {"threads": "threads", "ops_per_thread": "ops per thread",
+                     "keys": "contended keys", "capacity": "capacity hint"}
+            pins = ", ".join(f"{names[k]} {getattr(gen, k)}" for k in names if k in gen.pinned)
             err.print(
-                f"workload: {gen.threads} threads x {gen.ops_per_thread} ops over {gen.keys} "
-                f"contended keys, capacity hint {gen.capacity}"
-                + (f", noise {cfg.noise:g}" if mode == "stress" else "")
+                "workload: swarm (each schedule draws its threads, keys, prefill, ops, "
+                "capacity hint, value and op mix)"
+                + (f"; pinned: {pins}" if pins else "")
+                + (f"; noise {cfg.noise:g}" if mode == "stress" else "")
             )
         if cfg.canary:
             err.print("canary: checking that a planted bug is found first ...")
@@ -327,6 +383,10 @@ def fuzz(
         result, interrupted = progress.result, True
     except CanaryFailed as exc:
         fail(str(exc), EXIT_INTERNAL)
+    except ClusterError as exc:
+        fail(escape(str(exc)))
+    except WorkerError as exc:  # the target failed to load in a worker (on a cluster node)
+        fail(escape(f"a worker could not run the target: {str(exc).splitlines()[0]}"))
     except AtherisMissing as exc:
         fail(escape(str(exc)))
     except (TargetError, ValueError) as exc:
@@ -334,48 +394,9 @@ def fuzz(
     except RuntimeError as exc:
         fail(escape(str(exc)), EXIT_INTERNAL)
     if json_mode:
-        emit_json(
-            {
-                "target": result.target,
-                "variant": result.variant,
-                "engine": result.engine,
-                "mode": result.mode,
-                "seed": result.seed,
-                "elapsed_s": round(result.elapsed_s, 3),
-                "execs": result.execs,
-                "execs_per_s": round(result.execs / result.elapsed_s, 1)
-                if result.elapsed_s
-                else 0.0,
-                "canary": result.canary,
-                "interrupted": interrupted,
-                "findings": [
-                    {
-                        "class": f.cls,
-                        "key": f.key,
-                        "first_found_s": round(f.first_found_s, 3),
-                        "execs_to_find": f.execs_to_find,
-                        "reproducer": None if f.reproducer is None else str(f.reproducer),
-                        "write_problem": f.write_problem,
-                    }
-                    for f in result.findings
-                ],
-            }
-        )
+        emit_json(result_json(result, interrupted))
     else:
-        rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
-        n = len(result.findings)
-        err.print(
-            f"{'interrupted' if interrupted else 'done'}: {result.execs:,} executions in "
-            f"{result.elapsed_s:.1f} s ({rate:,.0f}/s), {n} finding{'s' if n != 1 else ''}, "
-            f"{result.unknown:,} undecided (unknown)"
-        )
-        if isinstance(result, AtherisResult):
-            err.print(
-                f"libFuzzer: {result.features} features, corpus {result.corpus} inputs"
-                + (f" in {corpus}" if corpus else "")
-            )
-            for crash in result.crash_files:
-                err.print(f"libFuzzer crash input: {crash}")
+        print_summary(result, corpus, interrupted)
     if junit or sarif or summary:
         write_ci_outputs(junit, sarif, summary, campaign=campaign_record(result))
     lost = [f for f in result.findings if f.write_problem]
@@ -386,3 +407,73 @@ def fuzz(
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_FINDING if result.findings else EXIT_OK)
+
+
+
+def result_json(result: CampaignResult, interrupted: bool = False) -> dict[str, Any]:
+    """The --json object of a campaign (``interrupted``: Ctrl-C ended it)."""
+    return {
+        "target": result.target,
+        "variant": result.variant,
+        "engine": result.engine,
+        "mode": result.mode,
+        "seed": result.seed,
+        "jobs": result.jobs,
+        "cluster": result.cluster,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "execs": result.execs,
+        "execs_per_s": round(result.execs / result.elapsed_s, 1) if result.elapsed_s else 0.0,
+        "canary": result.canary,
+        "interrupted": interrupted,
+        "findings": [
+            {
+                "class": f.cls,
+                "key": f.key,
+                "explanation": f.explanation,
+                "hits": f.hits,
+                "first_found_s": round(f.first_found_s, 3),
+                "execs_to_find": f.execs_to_find,
+                "input": f.index,
+                "mode": f.mode,
+                "target": f.target or result.target,
+                "reproducer": None if f.reproducer is None else str(f.reproducer),
+                "replay": f.replay,
+                "write_problem": f.write_problem,
+            }
+            for f in result.findings
+        ],
+    }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def print_summary(result: CampaignResult, corpus: Path | None, interrupted: bool = False) -> None:
+    """The end-of-run summary: totals, then every distinct finding and how to replay it."""
+    rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
+    where = f" on {result.jobs} workers" if result.jobs > 1 else ""
+    where = f" on the cluster at {result.cluster}" if result.cluster else where
+    err.print(
+        f"{'interrupted' if interrupted else 'done'}: {_plural(result.execs, 'execution')} in "
+        f"{result.elapsed_s:.1f} s ({rate:,.0f}/s){where}, "
+        f"{_plural(len(result.findings), 'distinct finding')} in {_plural(result.hits, 'hit')}, "
+        f"{result.unknown:,} undecided (unknown)"
+    )
+    for n, f in enumerate(result.findings, 1):
+        key = f" on key {f.key}" if f.key else ""
+        hits = f"{f.hits} hit" + ("s" if f.hits != 1 else "")
+        sig = f"; {f.signature.describe()}" if f.signature and f.signature.describe() else ""
+        err.print(
+            f"  {n}. {escape(f.cls)}{escape(key)} ({hits}{escape(sig)}, "
+            f"first {found_at(f)})\n"
+            f"     {escape(f.explanation)}\n     replay with: {escape(f.replay)}",
+            markup=True,
+        )
+    if isinstance(result, AtherisResult):
+        err.print(
+            f"libFuzzer: {result.features} features, corpus {result.corpus} inputs"
+            + (f" in {corpus}" if corpus else "")
+        )
+        for crash in result.crash_files:
+            err.print(f"libFuzzer crash input: {crash}")

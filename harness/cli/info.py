@@ -8,23 +8,24 @@ from typing import Any
 import click
 
 from harness.cli.common import cli, emit_json, err, fail
-from harness.run.target import Target, TargetError
+from harness.run.target import BUILTINS, Target, TargetError
 
-CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len"}
+CAP_NAMES = {1: "multi-writer", 2: "put-if-absent", 4: "iterate", 8: "exact-len", 16: "events"}
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--json", "json_mode", is_flag=True)
 def targets(paths: tuple[str, ...], json_mode: bool) -> None:
-    """List targets: the built-in evacmap, the adapters for real maps, and any .so given.
+    """List targets: the built-in maps (evacmap, syncmap, rwmap), the adapters for real
+    maps, and any .so given.
 
     An adapter whose library is not installed is listed with the reason and the
     command that installs it."""
     from harness.run.adapters import status
 
     rows: list[dict[str, Any]] = []
-    specs: list[str] = ["evacmap"]
+    specs: list[str] = list(BUILTINS)
     for adapter in status():
         if adapter.path is None:
             rows.append(
@@ -80,8 +81,9 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
 )
 @click.option("--force", is_flag=True, help="replace an existing -o file")
 def bench(quick: bool, json_mode: bool, output: Path | None, force: bool) -> None:
-    """Measure detection of every seeded bug, throughput, oracle speed, tmin and the
-    stress-to-controlled witness search; print the Markdown report, or write it to -o."""
+    """Measure detection of every seeded bug, throughput, oracle speed, the designs side
+    by side (evacmap, syncmap, rwmap, Go's maps), tmin and the stress-to-controlled
+    witness search; print the Markdown report, or write it to -o."""
     from harness.bench.suite import render_markdown, run_bench
     from harness.run.reproducer import output_dir_problem
 

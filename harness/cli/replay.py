@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -18,10 +19,12 @@ from harness.cli.common import (
     artifacts_option,
     check_out_dir,
     cli,
+    default_jobs,
     emit_json,
     err,
     exit_saved,
     fail,
+    jobs_option,
     load,
     print_saved,
     print_violations,
@@ -37,6 +40,7 @@ from harness.run.inputs import LoadedInput, load_input
 from harness.run.reproducer import Reproducer, Saved, save_safely, violation_json
 from harness.run.target import Target, TargetError
 from harness.run.worker import WorkerError
+from harness.tools.candidates import Case, signature_of
 from harness.tools.ci_results import ReplayRecord
 from harness.tools.findings import WorkerPool, finding_record
 
@@ -63,6 +67,8 @@ from harness.tools.findings import WorkerPool, finding_record
 @artifacts_option("where the reproducer of a finding is written")
 @raw_option
 @target_option
+@click.option("--variant", default=None,
+              help="run this seeded variant (or `correct`) instead of the schedule's own")
 @click.option("--json", "json_mode", is_flag=True)
 def run(
     schedule: Path,
@@ -73,15 +79,24 @@ def run(
     artifacts: Path,
     raw: bool,
     target: str | None,
+    variant: str | None,
     json_mode: bool,
 ) -> None:
-    """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it."""
+    """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it.
+
+    --target/--variant run it on another target or variant than the one it names."""
     loaded = load(schedule, raw, target)
+    if variant is not None:
+        config = dataclasses.replace(loaded.schedule.config,
+                                     variant=None if variant == "correct" else variant)
+        loaded = dataclasses.replace(
+            loaded, schedule=dataclasses.replace(loaded.schedule, config=config))
     check_out_dir(artifacts, "--artifacts")
     target_spec = loaded.schedule.config.target
     try:
         tgt = Target.load(target_spec)
-    except TargetError as exc:
+        tgt.variant_index(loaded.schedule.config.variant)
+    except (TargetError, ValueError) as exc:
         fail(str(exc))
     if seed is None:
         seed = loaded.seed or 0
@@ -164,6 +179,8 @@ def _saved_json(saved: Saved | None) -> dict[str, str | None]:
     "the file names confirms it: one outside this project and mapfuzz's cache loads only then)",
 )
 @click.option("--variant", default=None, help="raw fuzz input: the variant it was fuzzed on")
+@jobs_option("--to-controlled: worker processes that run the search's runs at once "
+             "(same witness)")
 @raw_option
 @ci_output_options
 @click.option("--json", "json_mode", is_flag=True)
@@ -175,6 +192,7 @@ def repro(
     artifacts: Path,
     target: str | None,
     variant: str | None,
+    jobs: int | None,
     raw: bool,
     junit: Path | None,
     sarif: Path | None,
@@ -221,7 +239,7 @@ def repro(
         fail(f"{file} is a {loaded.kind} file, not a reproducer; run it with: mapfuzz run {file}")
     if to_controlled:
         check_out_dir(artifacts, "--artifacts")
-        _to_controlled(file, r, budget, artifacts, json_mode)
+        _to_controlled(file, r, budget, artifacts, json_mode, jobs or default_jobs())
     record = _replay(file, loaded, runs, json_mode)
     write_ci_outputs(junit, sarif, summary, replays=[record])
     sys.exit(EXIT_OK if record.fixed else EXIT_FINDING)
@@ -269,7 +287,11 @@ def _replay(
         except WorkerError as exc:
             fail(f"{file}: {str(exc).splitlines()[0]}")
     wanted = r.main_class
-    reproduced = sum(1 for a in attempts if any(v.cls == wanted for v in a.violations))
+    # a hit shows the finding's signature: its class on the same key (a crash: by the
+    # same signal), not merely any violation of that class
+    sig = signature_of(r.violations[0], r.schedule) if r.violations else None
+    case = Case(r.schedule, (), tuple(range(len(r.schedule.keys))))
+    reproduced = sum(1 for a in attempts if sig is not None and sig.matches(a.violations, case))
     hashes = {trace_hash_of(a) for a in attempts} if controlled else set()
     trace_hash = f"0x{next(iter(hashes)):016x}" if len(hashes) == 1 and None not in hashes else None
     first = next((a for a in attempts if a.violations), attempts[0])
@@ -372,14 +394,14 @@ def _hex(value: int | None) -> str | None:
 
 
 def _to_controlled(
-    file: Path, r: Reproducer, budget: int, artifacts: Path, json_mode: bool
+    file: Path, r: Reproducer, budget: int, artifacts: Path, json_mode: bool, jobs: int,
 ) -> NoReturn:
-    from harness.tools.candidates import WorkerRuns
+    from harness.tools.candidates import PoolRuns
     from harness.tools.witness import find_witness
 
     if r.spec.mode == "controlled":
         fail(f"{file} is already a controlled reproducer; replay it with: mapfuzz repro {file}")
-    runs = WorkerRuns(r.target_spec)
+    runs = PoolRuns(r.target_spec, jobs)
     try:
         result = find_witness(r, runs, budget)
     except WorkerError as exc:

@@ -15,10 +15,12 @@ from harness.cli.common import (
     EXIT_USAGE,
     check_out_dir,
     cli,
+    default_jobs,
     emit_json,
     err,
     exit_saved,
     fail,
+    jobs_option,
     load,
     print_saved,
     raw_option,
@@ -36,7 +38,7 @@ from harness.run.reproducer import (
 )
 from harness.run.target import Target, TargetError
 from harness.run.worker import WorkerError
-from harness.tools.candidates import LocalRuns, Runs, WorkerRuns
+from harness.tools.candidates import LocalRuns, PoolRuns, Runs
 from harness.tools.cmin import (
     CminError,
     MergeError,
@@ -133,16 +135,11 @@ def _write_result(r: Reproducer, target: str) -> Saved:
     help="run candidates in this process (faster; a target crash ends tmin)",
 )
 @target_option
+@jobs_option("worker processes that run a search's candidates at once (same result)")
 @click.option("--json", "json_mode", is_flag=True)
 def tmin(
-    file: Path,
-    out: str,
-    seconds: float,
-    n: int,
-    k: int,
-    in_process: bool,
-    target: str | None,
-    json_mode: bool,
+    file: Path, out: str, seconds: float, n: int, k: int, in_process: bool,
+    target: str | None, jobs: int | None, json_mode: bool,
 ) -> None:
     """Shrink a reproducer: fewer threads, ops, prefill, keys and preemptions, same failure.
 
@@ -159,7 +156,10 @@ def tmin(
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; get one with mapfuzz run or fuzz")
     start = time.monotonic()
-    runs: Runs = LocalRuns(r.target_spec) if in_process else WorkerRuns(r.target_spec)
+    if in_process and jobs is not None and jobs > 1:
+        fail("--in-process runs candidates here, one at a time; --jobs is for worker processes")
+    runs: Runs = (LocalRuns(r.target_spec) if in_process
+                  else PoolRuns(r.target_spec, jobs or default_jobs()))
     try:
         res = minimise(
             r,

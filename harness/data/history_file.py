@@ -1,6 +1,6 @@
 """Reading JSON-lines histories for ``mapfuzz check-history``.
 
-One operation per line (DESIGN.md section 6)::
+One operation per line (docs/history.md)::
 
     {"thread": 0, "call": 12, "return": 15, "op": "put", "key": "k1", "value": "v7",
      "result": {"status": "replaced", "old": "v3"}}
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from harness.data.history import History, Operation, ValueInfo
@@ -32,6 +33,23 @@ _RESULT_VALUE = {
     ("put_if_absent", "present"): "value",
     ("delete", "removed"): "old",
 }
+
+
+def history_lines(h: History) -> Iterator[str]:
+    """``h`` as JSON lines, the form :func:`read_history` reads (operations that have a
+    key: get, put, put_if_absent, delete; values by their labels)."""
+    for o in h.ops:
+        rec: dict[str, object] = {"thread": o.thread, "call": o.call, "return": o.ret,
+                                  "op": o.kind, "key": h.keys[o.key or 0]}
+        if o.arg is not None:
+            rec["value"] = h.values[o.arg].label
+        if o.ret is not None:
+            res: dict[str, object] = {"status": o.status}
+            field = _RESULT_VALUE.get((o.kind, o.status))
+            if field is not None and o.out is not None:
+                res[field] = h.values[o.out].label
+            rec["result"] = res
+        yield json.dumps(rec, separators=(",", ":"))
 
 
 class HistoryFileError(ValueError):
@@ -63,15 +81,40 @@ def _str(v: Any, what: str, path: str, line: int) -> str:
 
 
 def read_history(path: str | os.PathLike[str]) -> History:
-    """Parse a JSON-lines history file into a :class:`History`."""
+    """Parse a JSON-lines history file into a :class:`History`: straight into columns
+    (harness.data.history_columns) when the file reads exactly that way, else line by
+    line (:func:`read_history_lines`, which names the line of any error)."""
+    from harness.data.history_columns import read_columns
+
     p = os.fspath(path)
     try:
-        with open(p, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except UnicodeDecodeError as e:
-        raise HistoryFileError(p, 0, f"not UTF-8 text: {e}") from None
+        with open(p, "rb") as fh:
+            h = read_columns(fh)
+            if h is not None:
+                return h
+            fh.seek(0)
+            data = fh.read()
     except OSError as e:
         raise HistoryFileError(p, 0, f"cannot read: {e.strerror or e}") from None
+    return _read_lines(p, data)
+
+
+def read_history_lines(path: str | os.PathLike[str]) -> History:
+    """Parse a JSON-lines history file line by line, one ``Operation`` per line."""
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise HistoryFileError(p, 0, f"cannot read: {e.strerror or e}") from None
+    return _read_lines(p, data)
+
+
+def _read_lines(p: str, data: bytes) -> History:
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise HistoryFileError(p, 0, f"not UTF-8 text: {e}") from None
     h = History()
     key_ids: dict[str, int] = {}
     # values are interned per (key, string): the same string under two keys is two values

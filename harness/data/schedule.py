@@ -26,6 +26,7 @@ from harness.data.values import (
     SIZE_RANGES,
     VALUE_TYPES,
     Key,
+    MyInt,
     encode_key,
     format_key,
 )
@@ -37,10 +38,16 @@ WRITE_KINDS = frozenset({"put", "put_if_absent"})
 KEYED_KINDS = frozenset({"get", "put", "put_if_absent", "delete"})
 
 MAX_THREADS = 16
-MAX_KEYS = 64
+MAX_KEYS = 4096
+"""Keys of one schedule: the contended pool and the prefill's filler keys (the C
+runner takes up to 65,535; the post phase reads every key once)."""
 MAX_OPS = 256
 """Ops per parallel thread."""
-MAX_PREFILL = 1024
+MAX_PREFILL = 4096
+BYTES_MAX_KEYS = 64
+"""The byte form's limits (fuzz engines mutate it; it is unchanged since format 1):
+larger schedules (the random engine's big prefills) exist in JSON form only."""
+BYTES_MAX_PREFILL = 1024
 MAX_CAPACITY = 4096
 MAX_SEED = (1 << 64) - 1
 
@@ -190,10 +197,10 @@ class Schedule:
 #   schedule := { "format": "mapfuzz-schedule/1",
 #                 "config": { "target": str, "variant": str | null,
 #                             "hash_seed": int (0..2^64-1), "capacity": int (0..4096) },
-#                 "keys":    [ key* ],                 1..64 keys, distinct
-#                 "prefill": [ op* ],                  puts only, at most 1024
+#                 "keys":    [ key* ],                 1..4096 keys, distinct
+#                 "prefill": [ op* ],                  puts only, at most 4096
 #                 "threads": [ [ op* ]* ] }            1..16 threads, at most 256 ops each
-#   key      := {"int": int} | {"str": str} | {"bytes": hex str}
+#   key      := {"int": int} | {"myint": int} | {"str": str} | {"bytes": hex str}
 #   op       := ["get", k] | ["delete", k] | ["iterate"] | ["len"]
 #             | ["put", k, vtype, size?] | ["put_if_absent", k, vtype, size?]
 #   vtype    := "int" | "float" | "str" | "bytes" | "tuple"
@@ -206,6 +213,8 @@ class Schedule:
 def key_to_json(k: Key) -> dict[str, Any]:
     if isinstance(k, int):
         return {"int": k}
+    if isinstance(k, MyInt):
+        return {"myint": k.value}
     if isinstance(k, str):
         return {"str": k}
     return {"bytes": bytes(k).hex()}
@@ -214,11 +223,14 @@ def key_to_json(k: Key) -> dict[str, Any]:
 def key_from_json(d: Any, where: str) -> Key:
     if not isinstance(d, dict) or len(d) != 1:
         raise ScheduleError(
-            f"{where} = {d!r}: need one of {{'int': n}}, {{'str': s}}, {{'bytes': hex}}"
+            f"{where} = {d!r}: need one of {{'int': n}}, {{'myint': n}}, {{'str': s}}, "
+            "{'bytes': hex}"
         )
     ((t, v),) = d.items()
     if t == "int" and isinstance(v, int) and not isinstance(v, bool):
         return v
+    if t == "myint" and isinstance(v, int) and not isinstance(v, bool):
+        return MyInt(v)
     if t == "str" and isinstance(v, str):
         return v
     if t == "bytes" and isinstance(v, str):
@@ -226,7 +238,9 @@ def key_from_json(d: Any, where: str) -> Key:
             return bytes.fromhex(v)
         except ValueError:
             raise ScheduleError(f"{where}.bytes = {v!r} is not hex") from None
-    raise ScheduleError(f"{where} = {d!r}: need {{'int': n}}, {{'str': s}} or {{'bytes': hex}}")
+    raise ScheduleError(
+        f"{where} = {d!r}: need {{'int': n}}, {{'myint': n}}, {{'str': s}} or {{'bytes': hex}}"
+    )
 
 
 def op_to_json(op: Op) -> list[Any]:
@@ -370,8 +384,8 @@ def loads(text: str) -> Schedule:
 #        capacity % 4097, P' = P % 1025 prefill puts
 #   var      := u8 b  [u8 c if b >= 0x80]     value (b & 0x7f) | c << 7  (0..32767)
 #   key      := u8 H  payload
-#        type = (H >> 6): 0 int, 1 str, 2 bytes, 3 int;  n = H & 63
-#        int:   min(n, 8) bytes, little-endian two's complement, sign-extended
+#        type = (H >> 6): 0 int, 1 str, 2 bytes, 3 myint;  n = H & 63
+#        int, myint: min(n, 8) bytes, little-endian two's complement, sign-extended
 #        str:   n % 32 bytes, UTF-8 (invalid sequences dropped)
 #        bytes: n % 32 bytes
 #        a key equal to an earlier one becomes the int 2^62 + i (+1 until unused);
@@ -385,10 +399,11 @@ def loads(text: str) -> Schedule:
 #        str size = 9 + size % 7, bytes size = 16 + size % 241
 #   put      := u8 key  u8 vtype  [u8 size]            (prefill: kind is always put)
 #
-# Limits: those of Schedule.validate (16 threads, 64 keys, 31-byte key payloads, 256
-# ops a thread, 1024 prefill puts, capacity <= 4096). encode_bytes writes the
-# canonical form (ints in the fewest bytes), so decode_bytes(encode_bytes(s), s.config)
-# == s for every valid schedule.
+# Limits: those of Schedule.validate (16 threads, 31-byte key payloads, 256 ops a
+# thread, capacity <= 4096) and, narrower than validate's, BYTES_MAX_KEYS (64) keys
+# and BYTES_MAX_PREFILL (1024) prefill puts. encode_bytes writes the canonical form
+# (ints in the fewest bytes), so decode_bytes(encode_bytes(s), s.config) == s for
+# every valid schedule within those limits; it refuses larger ones.
 
 
 class _Reader:
@@ -457,7 +472,8 @@ def _read_key(r: _Reader) -> Key:
         return r.take(n % 32).decode("utf-8", "ignore")
     if t == 2:
         return r.take(n % 32)
-    return int.from_bytes(r.take(min(n, 8)), "little", signed=True)
+    v = int.from_bytes(r.take(min(n, 8)), "little", signed=True)
+    return MyInt(v) if t == 3 else v
 
 
 def decode_bytes(data: bytes, config: MapConfig | None = None) -> Schedule:
@@ -468,10 +484,10 @@ def decode_bytes(data: bytes, config: MapConfig | None = None) -> Schedule:
     base = config if config is not None else MapConfig()
     r = _Reader(bytes(data))
     nthreads = r.u8() % MAX_THREADS + 1
-    nkeys = r.u8() % MAX_KEYS + 1
+    nkeys = r.u8() % BYTES_MAX_KEYS + 1
     capacity = r.var() % (MAX_CAPACITY + 1)
     seed = r.uint(8)
-    nprefill = r.var() % (MAX_PREFILL + 1)
+    nprefill = r.var() % (BYTES_MAX_PREFILL + 1)
     keys: list[Key] = []
     seen: set[bytes] = set()
     for i in range(nkeys):
@@ -502,10 +518,11 @@ def decode_bytes(data: bytes, config: MapConfig | None = None) -> Schedule:
 
 
 def _write_key(out: bytearray, k: Key) -> None:
-    if isinstance(k, int):
-        n = 0 if k == 0 else min(8, (k.bit_length() + 8) // 8)  # room for the sign bit
-        out.append(n)
-        out += k.to_bytes(n, "little", signed=True)
+    if isinstance(k, int | MyInt):
+        v = k if isinstance(k, int) else k.value
+        n = 0 if v == 0 else min(8, (v.bit_length() + 8) // 8)  # room for the sign bit
+        out.append(n if isinstance(k, int) else 0xC0 | n)
+        out += v.to_bytes(n, "little", signed=True)
     elif isinstance(k, str):
         raw = k.encode("utf-8")
         out.append(0x40 | len(raw))
@@ -539,8 +556,14 @@ def _write_op(out: bytearray, op: Op, with_kind: bool) -> None:
 
 
 def encode_bytes(s: Schedule) -> bytes:
-    """The canonical byte form of a valid schedule (target and variant left out)."""
+    """The canonical byte form of a valid schedule (target and variant left out).
+    ScheduleError for a schedule beyond the byte form's limits (BYTES_MAX_*)."""
     s.validate()
+    if len(s.keys) > BYTES_MAX_KEYS or len(s.prefill) > BYTES_MAX_PREFILL:
+        raise ScheduleError(
+            f"{len(s.keys)} keys, {len(s.prefill)} prefill puts: the byte form holds at most "
+            f"{BYTES_MAX_KEYS} keys and {BYTES_MAX_PREFILL} prefill puts; keep this schedule "
+            "as JSON (mapfuzz show / the reproducer file)")
     out = bytearray()
     out.append(len(s.threads) - 1)
     out.append(len(s.keys) - 1)

@@ -5,9 +5,6 @@ linearization point, threads run their operations one after another, and the
 results are those of applying the operations in linearization-point order. So
 every history made here is linearizable by construction; a checker that reports
 a violation on one has a false alarm.
-
-The history carries its columnar form (``History.columns``), filled while the
-operations are decided, so the oracle's bulk path reads no ``Operation`` objects.
 """
 
 from __future__ import annotations
@@ -16,15 +13,7 @@ import random
 
 import numpy as np
 
-from harness.data.history import (
-    KIND_CODE,
-    NULL,
-    STATUS_CODE,
-    Columns,
-    History,
-    Operation,
-    ValueInfo,
-)
+from harness.data.history import History, Operation, ValueInfo
 
 KIND_WEIGHTS = (("get", 45), ("put", 30), ("delete", 15), ("put_if_absent", 10))
 
@@ -69,14 +58,6 @@ def synthetic_history(
     calls = ranks[:, 1]
     rets = ranks[:, 2]
     history = History(keys=[f"k{k}" for k in range(keys)], key_known=[True] * keys)
-    # columns, filled as the operations are decided (see harness.data.history.Columns)
-    c_kind = np.empty(n, np.int8)
-    c_status = np.empty(n, np.int8)
-    c_ret = rets.copy()
-    c_arg = np.full(n, NULL, np.int64)
-    c_out = np.full(n, NULL, np.int64)
-    v_key: list[int] = []
-    v_writer: list[int] = []
     state: dict[int, int] = {}
     last_of_thread = {r[3]: i for i, r in enumerate(raw) if r[3] >= 0}
     pending_threads = set(range(min(pending, threads)))
@@ -90,8 +71,6 @@ def synthetic_history(
         cur = state.get(key)
         op = Operation(thread=t, kind=kind, key=key, call=calls_l[i],
                        ret=None if is_pending else rets_l[i], status="")
-        if is_pending:
-            c_ret[i] = NULL
         takes_effect = not is_pending or rng.random() < 0.5
         if kind == "get":
             op.status, op.out = ("found", cur) if cur is not None else ("absent", None)
@@ -99,10 +78,7 @@ def synthetic_history(
             vid = len(history.values)
             who = "main" if t < 0 else f"t{t}"
             history.values.append(ValueInfo(writer=i, key=key, label=f"{who}#{i}"))
-            v_key.append(key)
-            v_writer.append(i)
             op.arg = vid
-            c_arg[i] = vid
             if kind == "put":
                 op.status, op.out = ("replaced", cur) if cur is not None else ("inserted", None)
                 if takes_effect:
@@ -120,18 +96,8 @@ def synthetic_history(
                 op.status, op.out = "removed", cur
                 if takes_effect:
                     del state[key]
-        c_kind[i] = KIND_CODE[kind]
-        c_status[i] = STATUS_CODE[op.status]
-        if op.out is not None:
-            c_out[i] = op.out
         results[i] = op
     history.ops = results  # type: ignore[assignment]  # every entry set above
-    history.columns = Columns(
-        thread=np.array([r[3] for r in raw], dtype=np.int64).reshape(n),
-        kind=c_kind, key=np.array([r[5] for r in raw], dtype=np.int64).reshape(n),
-        call=calls.copy(), ret=c_ret, status=c_status, arg=c_arg, out=c_out,
-        value_key=np.array(v_key, dtype=np.int64).reshape(len(v_key)),
-        value_writer=np.array(v_writer, dtype=np.int64).reshape(len(v_writer)))
     if sequential - before:
         history.quiescent_from = nconc
     return history

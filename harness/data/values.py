@@ -30,9 +30,11 @@ valid when ``writer <= 16`` and ``1 <= seq <= 65535``; ``H(tag, len, id, k)`` is
 
 Keys: a tag byte then the payload, at most 32 bytes in all::
 
-    key    := "i" i64 | "s" utf8{0..31} | "b" byte{0..31}
+    key    := "i" i64 | "m" i64 | "s" utf8{0..31} | "b" byte{0..31}
 
-int 42, str "42" and bytes b"42" are three different keys.
+"m" is a named integer type (``MyInt``: Go's ``type MyInt int64``; in Python the
+frozen ``MyInt(42)``): same payload as int, a different type, so a different key.
+int 42, MyInt(42), str "42" and bytes b"42" are four different keys.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import struct
+from dataclasses import dataclass
 
 PREFILL_WRITER = 16
 """Writer id of the sequential prefill (parallel threads are 0..15)."""
@@ -65,7 +68,7 @@ _ALPHA_INDEX = {c: i for i, c in enumerate(ALPHABET)}
 MAX_KEY = 32
 """Encoded key bytes, tag included (MF_MAX_KEY)."""
 KEY_PAYLOAD = MAX_KEY - 1
-KEY_TYPES = ("int", "str", "bytes")
+KEY_TYPES = ("int", "str", "bytes", "myint")
 
 _M64 = (1 << 64) - 1
 _SALT = 0x6D61_7066_757A_7A31  # "mapfuzz1"
@@ -253,18 +256,39 @@ def decode_value(b: bytes) -> int | float | str | bytes | tuple[int, ...]:
 
 # ---- keys -------------------------------------------------------------------
 
-Key = int | str | bytes
+
+@dataclass(frozen=True, slots=True)
+class MyInt:
+    """A key of a named integer type (Go: ``type MyInt int64``). ``MyInt(42)`` and
+    ``42`` are different keys, as ``MyInt(42)`` and ``int64(42)`` are in a Go map."""
+
+    value: int
+
+    def __repr__(self) -> str:
+        return f"MyInt({self.value})"
+
+
+Key = int | str | bytes | MyInt
+
+
+def _int_payload(k: int, what: str) -> bytes:
+    if not -(1 << 63) <= k < (1 << 63):
+        raise ValueError(f"{what} key {k} does not fit in 64 bits")
+    return _I64.pack(k)
 
 
 def encode_key(k: Key) -> bytes:
-    """Tag byte (``i``/``s``/``b``) + payload: int as 8-byte little-endian signed,
-    str as UTF-8, bytes as is. Raises ValueError when it does not fit 32 bytes."""
+    """Tag byte (``i``/``m``/``s``/``b``) + payload: int and MyInt as 8-byte
+    little-endian signed, str as UTF-8, bytes as is. Raises ValueError when it does
+    not fit 32 bytes."""
     if isinstance(k, bool):
         raise ValueError(f"key {k!r}: bool is not a key type (use int)")
     if isinstance(k, int):
-        if not -(1 << 63) <= k < (1 << 63):
-            raise ValueError(f"int key {k} does not fit in 64 bits")
-        return b"i" + _I64.pack(k)
+        return b"i" + _int_payload(k, "int")
+    if isinstance(k, MyInt):
+        if isinstance(k.value, bool) or not isinstance(k.value, int):
+            raise ValueError(f"key {k!r}: a MyInt holds an int")
+        return b"m" + _int_payload(k.value, "MyInt")
     if isinstance(k, str):
         raw = k.encode("utf-8")
         if len(raw) > KEY_PAYLOAD:
@@ -275,7 +299,7 @@ def encode_key(k: Key) -> bytes:
         if len(raw) > KEY_PAYLOAD:
             raise ValueError(f"bytes key {raw.hex()} is {len(raw)} bytes, max {KEY_PAYLOAD}")
         return b"b" + raw
-    raise ValueError(f"key {k!r}: keys are int, str or bytes")
+    raise ValueError(f"key {k!r}: keys are int, str, bytes or MyInt")
 
 
 def decode_key(b: bytes) -> Key:
@@ -286,6 +310,8 @@ def decode_key(b: bytes) -> Key:
     tag, payload = b[0], b[1:]
     if tag == 0x69 and len(payload) == 8:
         return int(_I64.unpack(payload)[0])
+    if tag == 0x6D and len(payload) == 8:
+        return MyInt(int(_I64.unpack(payload)[0]))
     if tag == 0x73:
         try:
             return payload.decode("utf-8")
@@ -301,15 +327,19 @@ def key_type(k: Key) -> str:
         raise ValueError("bool is not a key type")
     if isinstance(k, int):
         return "int"
+    if isinstance(k, MyInt):
+        return "myint"
     if isinstance(k, str):
         return "str"
     return "bytes"
 
 
 def format_key(k: Key) -> str:
-    """``"int:42"``, ``"str:'42'"``, ``"bytes:3432"``."""
+    """``"int:42"``, ``"myint:42"``, ``"str:'42'"``, ``"bytes:3432"``."""
     if isinstance(k, int):
         return f"int:{k}"
+    if isinstance(k, MyInt):
+        return f"myint:{k.value}"
     if isinstance(k, str):
         return f"str:{k!r}"
     return f"bytes:{bytes(k).hex()}"

@@ -54,19 +54,19 @@ from harness.search.campaign import (
     CANARY_SECONDS,
     CANARY_VARIANT,
     CampaignConfig,
-    CampaignResult,
     CanaryFailed,
-    Report,
 )
+from harness.search.results import CampaignResult, Report
 
 SEED_INPUTS = 32
 MAX_LEN = 16384
 INSTALL_HINT = "pip install -e '.[fuzz]'  (atheris 3.0.0 on Python 3.11, 3.1+ on 3.12+)"
 
 _STATUS = re.compile(
-    r"^#(?P<execs>\d+)\s+(?P<event>INITED|NEW|REDUCE|pulse|DONE|RELOAD)\s+(?P<rest>.*)$"
+    r"^#(?P<execs>\d+)(?::|\s+(?P<event>INITED|NEW|REDUCE|pulse|DONE|RELOAD))\s+(?P<rest>.*)$"
 )
-_FIELD = re.compile(r"(cov|ft|corp|exec/s|rss):\s*(\d+)(?:/(\d+)(b|Kb|Mb))?")
+"""A status line; ``#N: cov: ...`` (no event) is the fork mode's (``-fork=N``, --jobs)."""
+_FIELD = re.compile(r"(cov|ft|corp|exec/s|rss):?\s*(\d+)(?:/(\d+)(b|Kb|Mb))?")
 _WRITTEN = re.compile(r"Test unit written to (\S+)")
 _ERROR = re.compile(r"==\d+== ERROR: libFuzzer: (.*)$")
 _UNITS = {"b": 1, "Kb": 1 << 10, "Mb": 1 << 20}
@@ -102,7 +102,7 @@ def parse_status(line: str) -> Status | None:
             corpus_bytes = int(size) * _UNITS[unit]
     return Status(
         execs=int(m.group("execs")),
-        event=m.group("event"),
+        event=m.group("event") or "fork",
         cov=vals.get("cov", 0),
         ft=vals.get("ft", 0),
         corpus=vals.get("corp", 0),
@@ -169,6 +169,9 @@ def command(
     }
     if cfg.max_execs is not None:
         flags["-runs"] = str(cfg.max_execs)
+    if cfg.jobs > 1:
+        # fork mode: N child fuzzers, one corpus (each job's new inputs are merged into it)
+        flags["-fork"] = str(cfg.jobs)
     cmd += [f"{k}={v}" for k, v in flags.items() if k not in given]
     cmd += list(extra)
     return cmd
@@ -220,7 +223,7 @@ def run_atheris(
     target.variant_index(cfg.variant)
     result = AtherisResult(
         target=target.name, variant=cfg.variant, engine=engine_name, mode="controlled",
-        seed=cfg.seed,
+        seed=cfg.seed, jobs=cfg.jobs,
     )
     cfg.artifacts.mkdir(parents=True, exist_ok=True)
     tail: deque[str] = deque(maxlen=40)

@@ -20,8 +20,9 @@ from hypothesis import seed as hypothesis_seed
 
 from harness.frontends.properties import CI_SETTINGS, FindingError, NoFindingProperty
 from harness.run.target import Target
-from harness.search.campaign import CampaignConfig, CampaignResult, Report, run_canary
+from harness.search.campaign import CampaignConfig, run_canary
 from harness.search.engine import mix64
+from harness.search.results import CampaignResult, Report
 
 ROUND_EXAMPLES = 100
 

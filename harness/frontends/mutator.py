@@ -26,7 +26,7 @@ from harness.data.schedule import (
     Op,
     Schedule,
 )
-from harness.data.values import SIZE_RANGES, VALUE_TYPES, Key, encode_key
+from harness.data.values import SIZE_RANGES, VALUE_TYPES, Key, MyInt, encode_key
 
 __all__ = ["SEED_BYTES", "SEED_MASK", "join_input", "mutate", "split_input"]
 
@@ -64,11 +64,15 @@ def _rand_key(rng: random.Random) -> Key:
 
 
 def _twin(rng: random.Random, k: Key) -> Key:
-    """A key with the same payload under another type (int 42 / "42" / b"42")."""
-    text = (str(k) if isinstance(k, int | str) else k.hex())[:20]
+    """A key with the same payload under another type (int 42 / MyInt(42) / "42" /
+    b"42")."""
+    if isinstance(k, MyInt):
+        text = str(k.value)
+    else:
+        text = (str(k) if isinstance(k, int | str) else k.hex())[:20]
     choices: list[Key] = [text, text.encode()]
     if text.lstrip("-").isdigit() and -(1 << 63) <= int(text) < (1 << 63):
-        choices.append(int(text))
+        choices += [int(text), MyInt(int(text))]
     return rng.choice(choices)
 
 

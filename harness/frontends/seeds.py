@@ -12,18 +12,26 @@ import hashlib
 import sys
 from pathlib import Path
 
+from harness.data.schedule import BYTES_MAX_KEYS, BYTES_MAX_PREFILL
 from harness.frontends.mutator import join_input
 from harness.run.target import Target
 from harness.search.campaign import CampaignConfig, make_engine
 
 
 def seed_inputs(n: int, target_spec: str = "evacmap", campaign_seed: int = 0) -> list[bytes]:
-    """The first ``n`` distinct schedules of the random engine, each with its own
-    scheduler seed."""
+    """The first ``n`` distinct schedules of the random engine that the byte form
+    holds (at most BYTES_MAX_KEYS keys), each with its own scheduler seed."""
     target = Target.load(target_spec)
     engine = make_engine(CampaignConfig(target=target_spec, seed=campaign_seed), target)
     per = engine.seeds_per_schedule
-    return [join_input(engine.run_spec(i * per).seed, engine.schedule(i * per)) for i in range(n)]
+    out: list[bytes] = []
+    i = 0
+    while len(out) < n:
+        s = engine.schedule(i * per)
+        if len(s.keys) <= BYTES_MAX_KEYS and len(s.prefill) <= BYTES_MAX_PREFILL:
+            out.append(join_input(engine.run_spec(i * per).seed, s))
+        i += 1
+    return out
 
 
 def write_seeds(directory: Path, n: int, target_spec: str = "evacmap") -> list[Path]:

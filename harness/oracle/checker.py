@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.data.history import TORN, History
+from harness.data.history import TORN, Columns, History
 
 from .classify import Namer
 from .events import BOT, INF, NEG, RN, WB, WN, WP, Event, R, W
@@ -20,14 +20,15 @@ _RANK = {"torn-value": 0, "phantom-value": 1}
 
 
 def events_by_key(
-    history: History, only: list[int] | None = None,
+    history: History, only: list[int] | None = None, cols: Columns | None = None,
 ) -> tuple[dict[int, list[Event]], dict[int, Finding], list[int], Namer | None, ValueProblem]:
     """Per-key register events, value findings (torn/phantom) per key, failed ops.
 
-    ``only``: the indices (ascending) of the operations to convert; default all."""
+    ``only``: the indices (ascending) of the operations to convert; default all.
+    ``cols``: the columns the bulk split built from this history's operations (their
+    value arrays replace reading every ``ValueInfo``)."""
     ops = history.ops
     values = history.values
-    cols = history.columns if only is not None else None
     vkey: list[int | None] | None = None
 
     def value_keys() -> list[int | None]:
@@ -52,9 +53,11 @@ def events_by_key(
     if cols is not None:
         from harness.data.history import NULL
 
-        written = {v: (None if x == NULL else x) for v, (x, w) in enumerate(
-            zip(cols.value_key.tolist(), cols.value_writer.tolist(), strict=True))
-            if w != NULL and v < len(values)}
+        nv = len(values)
+        wrote = (cols.value_writer[:nv] != NULL).nonzero()[0]
+        written = dict(zip(wrote.tolist(), [None if x == NULL else x
+                                            for x in cols.value_key[wrote].tolist()],
+                           strict=True))
     else:
         written = {v: vi.key for v, vi in enumerate(values) if vi.writer is not None}
     wget = written.get
@@ -174,19 +177,23 @@ def check(history: History, *, budget: int = 100_000) -> Verdict:
     return check_with(history, budget=budget, vector=len(history.ops) >= VECTOR_MIN_OPS)
 
 
-def check_with(history: History, *, budget: int = 100_000, vector: bool = False) -> Verdict:
-    """``check``, choosing whether keys are first cleared in bulk (same verdicts)."""
+def check_with(
+    history: History, *, budget: int = 100_000, vector: bool = False, procs: int | None = None,
+) -> Verdict:
+    """``check``, choosing whether keys are first cleared in bulk (same verdicts), and on
+    how many processes (default: the cores, for big histories; harness.oracle.partition)."""
     split = None
     if vector:
-        from .vector import split as vector_split
-        split = vector_split(history, budget)
+        from .partition import split_parallel
+        split = split_parallel(history, budget, procs)
     cleared_steps = 0
     if split is None:
         per_key, bad, errors, nm, value_problem = events_by_key(history)
         nkeys = len(per_key)
     else:
-        plain_ops, nkeys, cleared_steps = split
-        per_key, bad, errors, nm, value_problem = events_by_key(history, plain_ops)
+        nkeys, cleared_steps = split.keys, split.steps
+        per_key, bad, errors, nm, value_problem = events_by_key(
+            history, split.plain_ops, split.columns)
     ops = history.ops
     # (a history with iterate, len or failed operations is never split)
     if nm is None and split is None and (

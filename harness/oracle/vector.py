@@ -1,6 +1,6 @@
 """Bulk clearance of keys for big histories (numpy).
 
-``split(history, budget)`` reads ``history.columns`` (or builds them from ``ops``),
+``split(history, budget)`` builds the columns of ``history.ops`` (``build_columns``),
 runs the per-key fast path of ``register`` for all keys
 at once, on arrays, and returns the keys it could *clear*: keys whose check would
 certainly answer ok with a known number of search steps. Every other key (anything
@@ -31,11 +31,12 @@ Segmented scans use offsets: values are shifted to [0, span) and segment ``g`` a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from harness.data.history import KIND_CODE, NULL, STATUS_CODE, Columns, History, build_columns
+from harness.data.history_columns import OpsView, ValuesView
 
 I64 = np.int64
 Arr = Any  # numpy arrays (numpy's own annotations are not needed for --strict here)
@@ -201,24 +202,43 @@ def _place_ambiguous(
     return result, extra, gave_up
 
 
-def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
-    """Clear what can be cleared in bulk.
+class Split(NamedTuple):
+    plain_ops: list[int]
+    """Indices (ascending) of the operations of the keys left to the plain path."""
+    keys: int
+    """Keys in the history, as the plain path counts them."""
+    steps: int
+    """Search steps the plain path would have spent on the cleared keys."""
+    columns: Columns
+    """The columns split read, built from ``ops`` (the leftovers' value arrays)."""
 
-    Returns ``(plain_ops, keys, steps)``: the indices (ascending) of the operations of
-    the keys left to the plain path, the number of keys in the history (as the plain
-    path counts them) and the search steps the plain path would have spent on the
-    cleared keys. None when the whole history should take the plain path (iterate,
-    len or failed operations, keys that are not ids, huge timestamps).
+
+def owned_columns(history: History) -> Columns | None:
+    """The columns ``history.ops`` and ``history.values`` are read-only views of
+    (harness.data.history_columns: a history read from a file), else None. The views
+    make every ``Operation`` from those arrays and refuse edits, and a list put in
+    their place is not a view, so these columns always describe the operations."""
+    ops, values = history.ops, history.values
+    if (isinstance(ops, OpsView) and isinstance(values, ValuesView)
+            and values.cols.value_key is ops.cols.value_key):
+        return ops.cols
+    return None
+
+
+def split(history: History, budget: int) -> Split | None:
+    """Clear what can be cleared in bulk, on columns built from ``history.ops`` here
+    or the columns its read-only views are made from (``owned_columns``); never
+    columns from elsewhere: they could describe other operations.
+
+    None when the whole history should take the plain path (iterate, len or failed
+    operations, keys that are not ids, huge timestamps, fields without an int64
+    form).
     """
-    cols: Columns | None = history.columns
+    cols = owned_columns(history) or build_columns(history)
     if cols is None:
-        cols = build_columns(history)
-        if cols is None:
-            return None
+        return None
     n = len(cols)
     nvals = len(history.values)
-    if n != len(history.ops) or len(cols.value_key) != nvals:
-        return None
     codes = _TABLE[cols.kind, cols.status]
     if (codes == _WHOLE).any():
         return None
@@ -303,7 +323,7 @@ def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
     rs_all = s[keep]
     if len(rs_all) == 0:
         plain = np.flatnonzero(bad[key])
-        return plain.tolist(), nkeys, 0
+        return Split(plain.tolist(), nkeys, 0, cols)
     tmin = int(rs_all.min())
     tmax = int(f[keep].max())
     span = tmax - tmin + 3
@@ -508,4 +528,4 @@ def split(history: History, budget: int) -> tuple[list[int], int, int] | None:
 
     steps = int(steps_key[~bad].sum())
     plain = np.flatnonzero(bad[key])
-    return plain.tolist(), nkeys, steps
+    return Split(plain.tolist(), nkeys, steps, cols)

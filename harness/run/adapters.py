@@ -9,7 +9,16 @@ name       source                    Debian package   library
 =========  ========================  ===============  ==========================
 cds_lfht   csrc/adapters/cds_lfht.c  liburcu-dev      liburcu's RCU hash table
 cuckoo     csrc/adapters/cuckoo.cpp  libcuckoo-dev    libcuckoo's cuckoohash_map
+gomap      csrc/adapters/go/         golang-go        Go's map behind RWMutex
+gosyncmap  csrc/adapters/go/         golang-go        Go's sync.Map
 =========  ========================  ===============  ==========================
+
+The Go adapters are one Go module (standard library only) built twice with
+``go build -buildmode=c-shared``, once per build tag (the adapter's name); the
+library carries its own Go runtime. Run one Go adapter per process (Go does not
+support two runtimes in one process; loading both only to read their tables, as
+``mapfuzz targets`` does, works): a benchmark running the pair loads each by name
+(``Target.load("gomap")``) or by the path ``resolve`` returns, in its own process.
 
 Where the .so comes from, first match wins:
 
@@ -78,6 +87,8 @@ class AdapterSpec:
     header: str | None = None
     """a header the library must provide (checked when there is no pkg-config module)"""
     summary: str = ""
+    go_tag: str | None = None
+    """Go adapters: the build tag selecting the map (``source`` is then a directory)"""
 
 
 ADAPTERS: dict[str, AdapterSpec] = {
@@ -99,7 +110,28 @@ ADAPTERS: dict[str, AdapterSpec] = {
         header="libcuckoo/cuckoohash_map.hh",
         summary="libcuckoo cuckoohash_map: striped-lock cuckoo table, concurrent expansion",
     ),
+    "gomap": AdapterSpec(
+        name="gomap",
+        source="go",
+        compiler="go",
+        std="",
+        package="golang-go",
+        go_tag="gomap",
+        summary="Go's runtime map (map[any]any) behind a sync.RWMutex, through cgo",
+    ),
+    "gosyncmap": AdapterSpec(
+        name="gosyncmap",
+        source="go",
+        compiler="go",
+        std="",
+        package="golang-go",
+        go_tag="gosyncmap",
+        summary="Go's sync.Map, through cgo",
+    ),
 }
+
+GO_CFLAGS = ("-O2", "-g", *WARN_FLAGS, "-Wno-unused-parameter")
+"""cgo's generated wrappers have unused parameters; everything else stays an error."""
 
 
 class AdapterError(Exception):
@@ -149,10 +181,12 @@ def cache_dir() -> Path:
     return base / "mapfuzz" / "adapters"
 
 
-def _run(cmd: list[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def _run(cmd: list[str], timeout: float = 30.0, cwd: Path | None = None,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run a helper tool; a missing or stuck tool is a failed run, never an exception."""
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                              cwd=cwd, env=env)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return subprocess.CompletedProcess(cmd, 127, "", f"{cmd[0]}: {exc}")
 
@@ -163,6 +197,13 @@ def _apt(spec: AdapterSpec) -> str:
 
 def _missing(spec: AdapterSpec) -> str | None:
     """Why ``spec`` cannot be built here, or None when it can."""
+    if spec.go_tag is not None:
+        if shutil.which("go") is None:
+            return (f"the {spec.name} adapter needs the Go toolchain, which is not "
+                    f"installed: {_apt(spec)}")
+        if shutil.which("gcc") is None:
+            return f"the {spec.name} adapter needs gcc for cgo: apt-get install gcc"
+        return None
     if shutil.which(spec.compiler) is None:
         pkg = "g++" if spec.compiler == "g++" else "gcc"
         return (f"the {spec.name} adapter needs the {spec.compiler} compiler, which is not "
@@ -195,19 +236,51 @@ def _pkg_flags(spec: AdapterSpec) -> tuple[list[str], list[str]]:
     return cflags, libs
 
 
+def _go_env(include: Path) -> dict[str, str]:
+    """The environment of a Go build: cgo on, the ABI header on the include path, no
+    module downloads (the adapters use the standard library only)."""
+    env = dict(os.environ, CGO_ENABLED="1", GO111MODULE="on", GOPROXY="off")
+    env["CGO_CFLAGS"] = " ".join(("-I", str(include), *GO_CFLAGS))
+    if not env.get("HOME") and not env.get("XDG_CACHE_HOME") and not env.get("GOCACHE"):
+        env["GOCACHE"] = str(cache_dir() / "go-build")
+    return env
+
+
 def _command(spec: AdapterSpec, src: Path, include: Path, out: Path) -> list[str]:
+    if spec.go_tag is not None:
+        # run in the module's directory (src); -trimpath keeps checkout paths out of
+        # the library but not the file names Go's crash reports print
+        return ["go", "build", "-trimpath", "-tags", spec.go_tag, "-buildmode=c-shared",
+                "-o", str(out), "."]
     cflags, libs = _pkg_flags(spec)
     return [spec.compiler, spec.std, "-O2", "-g", "-fPIC", "-shared", "-pthread",
             *WARN_FLAGS, "-I", str(include), *cflags, str(src), "-o", str(out), *libs]
 
 
+def _sources(spec: AdapterSpec, src: Path) -> list[Path]:
+    """The files a build reads: the source file, or every file of a Go module."""
+    if spec.go_tag is None:
+        return [src]
+    return sorted(p for p in src.iterdir()
+                  if p.is_file() and p.suffix in (".go", ".c", ".h", ".mod"))
+
+
+def _tool_version(spec: AdapterSpec) -> str:
+    if spec.go_tag is not None:
+        return _run(["go", "version"]).stdout + _run(["gcc", "-dumpfullversion"]).stdout
+    return _run([spec.compiler, "-dumpfullversion"]).stdout
+
+
 def _digest(spec: AdapterSpec, src: Path, include: Path) -> str:
     h = hashlib.sha256()
-    h.update(src.read_bytes())
+    for path in _sources(spec, src):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
     h.update((include / "mapfuzz_target.h").read_bytes())
     # the command without the paths that differ between checkouts and outputs
     h.update(" ".join(_command(spec, Path("SRC"), Path("INC"), Path("OUT"))).encode())
-    h.update(_run([spec.compiler, "-dumpfullversion"]).stdout.encode())
+    if spec.go_tag is not None:
+        h.update(" ".join(GO_CFLAGS).encode())
+    h.update(_tool_version(spec).encode())
     if spec.pkg_config:
         h.update(_run(["pkg-config", "--modversion", *spec.pkg_config]).stdout.encode())
     return h.hexdigest()[:16]
@@ -232,7 +305,10 @@ def _compile(spec: AdapterSpec, src: Path, include: Path, out: Path) -> None:
     os.close(fd)
     try:
         cmd = _command(spec, src, include, Path(tmp))
-        res = _run(cmd, timeout=600)
+        if spec.go_tag is not None:
+            res = _run(cmd, timeout=900, cwd=src, env=_go_env(include))
+        else:
+            res = _run(cmd, timeout=600)
         if res.returncode != 0:
             raise AdapterBuildError(
                 f"building the {spec.name} adapter failed ({' '.join(cmd)}):\n"
@@ -242,6 +318,8 @@ def _compile(spec: AdapterSpec, src: Path, include: Path, out: Path) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp[:-3] + ".h")  # the C header c-shared writes beside it
 
 
 def build(name: str, out_dir: Path | None = None) -> Path:
@@ -261,6 +339,9 @@ def build(name: str, out_dir: Path | None = None) -> Path:
     src = srcdir / spec.source
     if shutil.which(spec.compiler) is None:
         raise AdapterUnavailable(_missing(spec) or f"{spec.compiler} is not installed")
+    if not src.exists():
+        raise AdapterUnavailable(
+            f"the {name} adapter's sources ({src}) are missing; reinstall mapfuzz")
     digest = _digest(spec, src, include)
     if out_dir is None:
         directory = cache_dir()
@@ -367,7 +448,11 @@ def build_all(out_dir: Path | None = None, copy_sources: bool = False,
             dst = out_dir / "src"
             dst.mkdir(parents=True, exist_ok=True)
             for spec in ADAPTERS.values():
-                shutil.copy2(dirs[0] / spec.source, dst / spec.source)
+                if spec.go_tag is not None:
+                    shutil.copytree(dirs[0] / spec.source, dst / spec.source,
+                                    dirs_exist_ok=True)
+                else:
+                    shutil.copy2(dirs[0] / spec.source, dst / spec.source)
             shutil.copy2(dirs[1] / "mapfuzz_target.h", dst / "mapfuzz_target.h")
     for name in ADAPTERS:
         try:

@@ -21,6 +21,7 @@ from harness.run.target import Target
 MF_CAP_PUT_IF_ABSENT = 2
 MF_CAP_ITERATE = 4
 MF_CAP_EXACT_LEN = 8
+MF_CAP_EVENTS = 16
 
 def allowed_kinds(target: Target) -> tuple[str, ...]:
     """Op kinds a schedule may use on ``target``: no put_if_absent without
@@ -106,9 +107,12 @@ def judge(plan: Plan, execution: Execution, target: Target, *, budget: int = 100
 
 
 def execute(
-    runner: Runner, target: Target, plan: Plan, spec: RunSpec, *, events: bool = False
+    runner: Runner, target: Target, plan: Plan, spec: RunSpec, *, events: bool = False,
+    trace_mirror: Any = None,
 ) -> Outcome:
     """Run and judge. ``events`` keeps the per-point event log (for explain); the
-    fuzz loop leaves it off because decoding it costs more than the run itself."""
-    execution = runner.run(plan, record_events=events, **spec.as_kwargs())
+    fuzz loop leaves it off because decoding it costs more than the run itself.
+    ``trace_mirror``: see Runner.run (a crash-safe copy of the decisions)."""
+    execution = runner.run(plan, record_events=events, trace_mirror=trace_mirror,
+                           **spec.as_kwargs())
     return judge(plan, execution, target)

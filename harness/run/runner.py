@@ -49,16 +49,20 @@ STATUSES = ("ok", "hang", "target-error", "invariant", "replay-diverged", "bad-p
 MODES = {"controlled": 0, "stress": 1}
 STRATEGIES = {"random": 0, "pct": 1, "replay": 2}
 EVENT_KINDS = ("point", "blocked", "call", "return", "exit")
+STRUCT_KINDS = {1: "grow-begin", 2: "grow-end", 3: "generation"}
+"""Structural events a target reports (MF_EVENT_* in csrc/mapfuzz_target.h)."""
 COV_SIZE: int = lib.MF_COV_SIZE
 
 _REC = struct.Struct("<BBHiiIQQQq")
 _ITEM = struct.Struct("<QQII")
 _EVENT = struct.Struct("<IBBH")
 _OP = struct.Struct("<BBHi")
+_SEVENT = struct.Struct("<QQIBBH")
 assert _REC.size == ffi.sizeof("mf_record")
 assert _ITEM.size == ffi.sizeof("mf_item")
 assert _EVENT.size == ffi.sizeof("mf_event")
 assert _OP.size == ffi.sizeof("mf_op")
+assert _SEVENT.size == ffi.sizeof("mf_sevent")
 _NEVER = (1 << 64) - 1
 _OP_ITERATE, _OP_LEN = 4, 5
 
@@ -101,6 +105,24 @@ class Event(NamedTuple):
     op: int
 
 
+class StructEvent(NamedTuple):
+    """A structural event the target reported (MF_CAP_EVENTS): a growth began or
+    ended, a table generation changed. ``clock`` places it among the records:
+    records with ``ret < clock`` returned before it, records with ``call >= clock``
+    were called after it. ``step`` (controlled parallel phase only, else None): the
+    schedule events passed before it, so it lies between ``events[step - 1]`` and
+    ``events[step]``. ``thread`` is THREAD_SEQ outside the parallel phase; ``op`` the
+    reporting thread's op in flight (index in its list)."""
+
+    kind: str
+    """grow-begin | grow-end | generation (STRUCT_KINDS)"""
+    arg: int
+    clock: int
+    step: int | None
+    thread: int
+    op: int
+
+
 _new = object.__new__
 _setattr = object.__setattr__
 _tnew = tuple.__new__
@@ -118,6 +140,20 @@ class Execution:
     records: tuple[Record, ...]
     events: tuple[Event, ...]
     events_truncated: bool
+    structural: tuple[StructEvent, ...] = ()
+    """Structural events the target reported, in the order they were reported."""
+
+    def grows_in_parallel(self, nprefill: int) -> bool:
+        """Whether a growth ran during the parallel phase: one began or ended on a
+        pool thread, or one begun in the prefill was still running when it started
+        (the prefill's ops take the clock values 0 .. 2 * nprefill - 1)."""
+        open_ = 0
+        for e in self.structural:
+            if e.thread != THREAD_SEQ:
+                return True
+            if e.clock < 2 * nprefill:
+                open_ += {"grow-begin": 1, "grow-end": -1}.get(e.kind, 0)
+        return open_ > 0
 
 
 class _CPlan:
@@ -292,6 +328,12 @@ def site_name(site: int) -> str:
     return name
 
 
+def mirrored_trace(mirror: Sequence[int]) -> tuple[int, ...]:
+    """The decision trace a run left in a ``trace_mirror`` buffer (whole pairs)."""
+    n = min(int(mirror[0]), len(mirror) - 1) & ~1
+    return tuple(int(x) for x in mirror[1:1 + n])
+
+
 class Runner:
     """A pool of ``max_threads`` pthreads driving one target; reuse it for many runs."""
 
@@ -327,10 +369,15 @@ class Runner:
         record_events: bool = True,
         pct_steps: int = 0,
         timeout_ms: int = 0,
+        trace_mirror: Any = None,
     ) -> Execution:
         """Execute ``plan`` once. ``replay`` (flat (step, thread) pairs, as in
         ``Execution.trace``) implies the replay strategy. ``step_bound`` 0 means
-        100,000 steps; ``timeout_ms`` 0 means a 10 s watchdog (both modes)."""
+        100,000 steps; ``timeout_ms`` 0 means a 10 s watchdog (both modes).
+        ``trace_mirror``: a writable buffer of uint32 (e.g. memory shared with a
+        parent process) that receives a crash-safe copy of the decision trace:
+        word 0 the number of trace words so far, then the words (see
+        ``mirrored_trace``)."""
         if self._r is None:
             raise ValueError("this Runner is closed")
         if mode not in MODES:
@@ -363,9 +410,19 @@ class Runner:
         else:
             cfg.replay = ffi.NULL
             cfg.replay_len = 0
+        if trace_mirror is not None:
+            mirror = ffi.from_buffer("uint32_t[]", trace_mirror, require_writable=True)
+            cfg.trace_mirror = mirror
+            cfg.trace_mirror_cap = len(mirror)
+        else:
+            mirror = None
+            cfg.trace_mirror = ffi.NULL
+            cfg.trace_mirror_cap = 0
         cp = _c_plan(plan)
         res = self._res
         rc = lib.mf_runner_run(self._r, cp.ptr, cfg, res)
+        cfg.trace_mirror = ffi.NULL
+        del mirror
         if rc < 0:
             msg = ffi.string(res.message).decode(errors="replace")
             if res.broken:
@@ -395,6 +452,8 @@ class Runner:
         cfg.pct_steps = 0
         cfg.replay = ffi.NULL
         cfg.replay_len = 0
+        cfg.trace_mirror = ffi.NULL
+        cfg.trace_mirror_cap = 0
         cp = _c_plan(plan)
         res = self._res
         bad = 0
@@ -415,7 +474,7 @@ class Runner:
             alen = res.arena_len
             arena = ffi.buffer(res.arena, alen)[:] if alen else b""
             raw = ffi.buffer(res.records, n * _REC.size)
-            dyn = _dyn_struct(n).unpack_from(raw) if n <= 4096 else None
+            dyn = _dyn_struct(n).unpack_from(raw) if n <= 16384 else None
             if dyn is not None and _NEVER not in dyn[4::6]:
                 cols = cp.columns.get(n)
                 if cols is None:
@@ -434,6 +493,14 @@ class Runner:
             ])
         nt = res.ntrace
         trace = tuple(ffi.unpack(res.trace, nt)) if nt else ()
+        structural: tuple[StructEvent, ...] = ()
+        if res.nsevents:
+            structural = tuple(
+                StructEvent(STRUCT_KINDS.get(kind, f"event-{kind}"), arg, clock,
+                            None if step == 0xFFFFFFFF else step,
+                            -1 if thread == 255 else thread, op)
+                for clock, arg, step, thread, kind, op in _SEVENT.iter_unpack(
+                    ffi.buffer(res.sevents, res.nsevents * _SEVENT.size)))
         exe = _new(Execution)
         # Filling __dict__ directly: the frozen dataclass __init__ sets each field
         # through object.__setattr__, several times slower.
@@ -441,7 +508,7 @@ class Runner:
             "status": status, "message": message, "steps": res.steps,
             "trace_hash": res.trace_hash, "preemptions": res.preemptions, "trace": trace,
             "records": records, "events": events,
-            "events_truncated": bool(res.events_truncated)})
+            "events_truncated": bool(res.events_truncated), "structural": structural})
         return exe
 
     @staticmethod

@@ -5,6 +5,15 @@ knows which input index the worker had started, regenerates that exact schedule
 and scheduler seed, and writes the reproducer. Each generated schedule runs under
 ``seeds_per_schedule`` scheduler seeds before the next is drawn, which spreads the
 cost of generating and compiling a schedule over several executions.
+
+Which indices run (``next_index``): a big schedule (a large prefill) gets fewer
+seeds, down to one, since the oracle's cost grows with its records. Feedback from
+structural events (targets with MF_CAP_EVENTS): a schedule keeps getting seeds while
+its executions grow the map during the parallel phase; after
+``seeds_without_growth`` seeds, one that grows nothing moves on to the next schedule.
+The campaign so spends its time on shapes whose parallel phase overlaps a growth.
+Input i is still the same pure function of (seed, i); only which indices run
+depends on outcomes.
 """
 
 from __future__ import annotations
@@ -44,6 +53,18 @@ class Input:
     spec: RunSpec
 
 
+SMALL_RECORDS = 200
+"""A schedule with at most this many records (prefill, parallel ops, post-phase
+reads) gets every scheduler seed; a bigger one proportionally fewer."""
+
+
+def seeds_for(plan: Plan, seeds_per_schedule: int) -> int:
+    """Scheduler seeds a schedule gets: all for small ones, fewer (at least one) as
+    its records grow, so a few big prefills do not eat the campaign's time."""
+    records = 2 * len(plan.prefill) + sum(len(t) for t in plan.threads) + len(plan.keys)
+    return max(1, min(seeds_per_schedule, seeds_per_schedule * SMALL_RECORDS // max(1, records)))
+
+
 @dataclass(frozen=True, slots=True)
 class RandomEngine:
     seed: int
@@ -51,6 +72,9 @@ class RandomEngine:
     gen: GenConfig
     spec: RunSpec
     seeds_per_schedule: int = 8
+    events: bool = False
+    """The target reports structural events: favour schedules that grow it."""
+    seeds_without_growth: int = 2
 
     def schedule(self, index: int) -> Schedule:
         rng = random.Random(mix64(self.seed, index // self.seeds_per_schedule, 1))
@@ -72,15 +96,51 @@ class RandomEngine:
             index += 1
 
 
+    def next_index(self, index: int, outcome: Outcome, plan: Plan) -> int:
+        """The input to run after ``index`` (whose outcome is given): the next one,
+        or the next schedule's first when this schedule had its share of seeds: a
+        big schedule (the oracle's cost grows with its records) gets fewer, down to
+        one (``seeds_for``); and on a target that reports structural events, one
+        whose last execution ran no growth in its parallel phase stops after
+        ``seeds_without_growth``."""
+        sps = self.seeds_per_schedule
+        ran = index % sps + 1
+        share = seeds_for(plan, sps)
+        if self.events and ran >= self.seeds_without_growth and \
+                not outcome.execution.grows_in_parallel(len(plan.prefill)):
+            share = min(share, ran)
+        return index + 1 if ran < share else index - index % sps + sps
+
+
 def first_finding(
     engine: RandomEngine, runner: Runner, target: Target, budget: int
 ) -> tuple[Input, Outcome] | None:
-    """Run inputs 0..budget-1 in this process; the first one with a violation, or None.
+    """Run up to ``budget`` executions from input 0 in this process (following the
+    engine's feedback, ``next_index``); the first one with a violation, or None.
     (The CLI runs inputs in a worker process instead, so a crash cannot take it down.)"""
-    for item in engine.inputs(target.variants):
-        if item.index >= budget:
-            return None
+    items = engine.inputs(target.variants)
+    for _ in range(budget):
+        item = next(items)
         outcome = execute(runner, target, item.plan, item.spec)
         if outcome.violations:
             return item, outcome
+        index = engine.next_index(item.index, outcome, item.plan)
+        if index != item.index + 1:
+            items = engine.inputs(target.variants, index)
     return None
+
+
+def growth_share(engine: RandomEngine, runner: Runner, target: Target, execs: int) -> float:
+    """The fraction of ``execs`` executions of the engine (from input 0, following
+    ``next_index``) that ran a growth during their parallel phase, as the target's
+    structural events tell (0.0 for a target that reports none)."""
+    items = engine.inputs(target.variants)
+    grew = 0
+    for _ in range(execs):
+        item = next(items)
+        outcome = execute(runner, target, item.plan, item.spec)
+        grew += outcome.execution.grows_in_parallel(len(item.plan.prefill))
+        index = engine.next_index(item.index, outcome, item.plan)
+        if index != item.index + 1:
+            items = engine.inputs(target.variants, index)
+    return grew / execs if execs else 0.0

@@ -6,18 +6,29 @@ deterministic for a given ``random.Random`` state. The shape it aims for:
 * a small pool of contended keys (indices ``0 .. cfg.keys - 1``) of mixed types, that
   all threads' ops draw from, so threads collide on keys; optionally keys whose
   hashes collide (``colliding_keys``; near-identical bytes, or a ``collide`` hook that
-  knows the target's hash) and "type twins" (int 42, str "42", bytes b"42");
+  knows the target's hash) and "type twins" (int 42, MyInt(42), str "42", bytes b"42");
 * a prefill that leaves the map just under its growth threshold, with filler keys
   (indices after the contended ones), so the parallel phase's inserts start a growth
-  and the threads race with evacuation.
+  and the threads race with evacuation;
+* optionally fresh keys (after the filler), each inserted once by one of the threads,
+  so that a large prefill is followed by enough inserts to cross a growth.
+
+Swarm testing (``GenConfig.swarm``, the random engine's default): each schedule first
+draws its own shape (``draw_shape``): threads, contended keys, prefill size on a log
+scale up to about 2,000 keys, fresh keys in proportion to it, ops per thread, capacity
+hint, value-size and op mixes. A map whose first growth comes anywhere between a few
+and a thousand inserts then grows during the parallel phase in a good share of
+schedules without the user guessing its threshold; ``pinned`` keeps the knobs the user
+set.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import string
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.data.schedule import (
     MAX_CAPACITY,
@@ -30,7 +41,15 @@ from harness.data.schedule import (
     Op,
     Schedule,
 )
-from harness.data.values import KEY_PAYLOAD, KEY_TYPES, SIZE_RANGES, VALUE_TYPES, Key, encode_key
+from harness.data.values import (
+    KEY_PAYLOAD,
+    KEY_TYPES,
+    SIZE_RANGES,
+    VALUE_TYPES,
+    Key,
+    MyInt,
+    encode_key,
+)
 
 CollideHook = Callable[[random.Random, MapConfig, int], Sequence[Key]]
 """``collide(rng, config, n)``: n distinct keys whose hashes collide (share a home
@@ -38,6 +57,15 @@ group / hash fragment) under ``config.hash_seed`` for ``config.target``."""
 
 GROUP_SLOTS = 8
 """Slots per group in evacmap."""
+
+MAX_CONTENDED = 320
+"""Contended keys (the threads' shared pool) a schedule may have."""
+SWARM_MAX_PREFILL = 2000
+"""Largest prefill (distinct keys) a swarm shape draws."""
+SWARM_MAX_FRESH = 1000
+CLASSIC_SHARE = 0.4
+"""Share of swarm schedules that keep the configured (classic) shape."""
+"""Largest number of fresh keys a swarm shape's threads insert."""
 
 
 def initial_groups(capacity: int) -> int:
@@ -66,7 +94,7 @@ def _default_values() -> dict[str, float]:
 
 
 def _default_keys() -> dict[str, float]:
-    return {"int": 1, "str": 1, "bytes": 1}
+    return {"int": 1, "str": 1, "bytes": 1, "myint": 0.5}
 
 
 @dataclass(frozen=True)
@@ -79,7 +107,7 @@ class GenConfig:
     keys: int = 8
     """Contended keys: the pool the threads' ops draw from."""
     key_types: Mapping[str, float] = field(default_factory=_default_keys)
-    """Weights of int / str / bytes keys."""
+    """Weights of int / str / bytes / myint (a named integer type) keys."""
     type_twins: float = 0.25
     """Chance that a new key reuses an earlier key's payload under another type."""
     colliding_keys: float = 0.0
@@ -98,9 +126,21 @@ class GenConfig:
     prefill_fraction: float = 0.85
     """Distinct keys the prefill inserts, as a fraction of the growth threshold
     (``growth_threshold(capacity)``); 0 disables the prefill. Capped by the key
-    budget (64 keys in all)."""
+    budget (MAX_KEYS in all)."""
     prefill_contended: float = 0.5
     """Fraction of the contended keys the prefill inserts (the rest are filler)."""
+    prefill_keys: int | None = None
+    """Distinct keys the prefill inserts; overrides ``prefill_fraction`` when set."""
+    fresh_keys: int = 0
+    """Keys never prefilled that the threads insert once each, spread over the
+    threads at random positions (on top of ``ops_per_thread``, at most MAX_OPS a
+    thread): enough inserts after a big prefill to cross a growth."""
+    swarm: bool = False
+    """Draw each schedule's shape first (``draw_shape``); knobs named in ``pinned``
+    keep the values set here."""
+    pinned: frozenset[str] = frozenset()
+    """Swarm: the knobs not drawn (``threads``, ``ops_per_thread``, ``keys``,
+    ``capacity``)."""
 
     def check(self) -> None:
         """ValueError naming the knob that is out of range."""
@@ -111,8 +151,15 @@ class GenConfig:
         lo = self.min_ops_per_thread
         if lo is not None and not 0 <= lo <= self.ops_per_thread:
             raise ValueError(f"min_ops_per_thread = {lo}: need 0..ops_per_thread")
-        if not 1 <= self.keys <= MAX_KEYS:
-            raise ValueError(f"keys = {self.keys}: need 1..{MAX_KEYS}")
+        if not 1 <= self.keys <= MAX_CONTENDED:
+            raise ValueError(f"keys = {self.keys}: need 1..{MAX_CONTENDED}")
+        for name, n in (("prefill_keys", self.prefill_keys), ("fresh_keys", self.fresh_keys)):
+            if n is not None and not 0 <= n <= MAX_PREFILL // 2:
+                raise ValueError(f"{name} = {n}: need 0..{MAX_PREFILL // 2}")
+        bad_pins = set(self.pinned) - set(SWARM_KNOBS)
+        if bad_pins:
+            raise ValueError(f"pinned: unknown {', '.join(sorted(bad_pins))}; knobs: "
+                             f"{', '.join(SWARM_KNOBS)}")
         for name, weights, known in (
             ("key_types", self.key_types, KEY_TYPES),
             ("op_weights", self.op_weights, OP_KINDS),
@@ -147,6 +194,10 @@ _WORD = string.ascii_lowercase + string.digits + "_-"
 
 
 def _random_key(rng: random.Random, ktype: str) -> Key:
+    if ktype == "myint":
+        k = _random_key(rng, "int")
+        assert isinstance(k, int)
+        return MyInt(k)
     if ktype == "int":
         r = rng.random()
         if r < 0.5:
@@ -162,19 +213,23 @@ def _random_key(rng: random.Random, ktype: str) -> Key:
 
 
 def _twin(rng: random.Random, k: Key, ktype: str) -> Key:
-    """Key ``k``'s payload under type ``ktype`` (int 42 -> "42" / b"42" and back)."""
+    """Key ``k``'s payload under type ``ktype`` (int 42 -> MyInt(42) / "42" / b"42"
+    and back)."""
     if isinstance(k, int):
         text = str(k)
+    elif isinstance(k, MyInt):
+        text = str(k.value)
     elif isinstance(k, str):
         text = k
     else:
         text = k.decode("latin-1")
-    if ktype == "int":
+    if ktype in ("int", "myint"):
         try:
             v = int(text)
         except ValueError:
             v = int.from_bytes(text.encode("utf-8")[:7], "little")
-        return max(-(1 << 63), min((1 << 63) - 1, v))
+        v = max(-(1 << 63), min((1 << 63) - 1, v))
+        return MyInt(v) if ktype == "myint" else v
     if ktype == "str":
         return text.encode("utf-8")[:KEY_PAYLOAD].decode("utf-8", "ignore")
     return text.encode("utf-8")[:KEY_PAYLOAD]
@@ -183,9 +238,9 @@ def _twin(rng: random.Random, k: Key, ktype: str) -> Key:
 def _near_identical(rng: random.Random, n: int) -> list[Key]:
     """n keys of one type whose bytes differ in one position only."""
     ktype = rng.choice(KEY_TYPES)
-    if ktype == "int":
+    if ktype in ("int", "myint"):
         base = rng.getrandbits(56) << 8
-        return [base | i for i in range(n)]
+        return [MyInt(base | i) if ktype == "myint" else base | i for i in range(n)]
     length = rng.randint(4, 20)
     pos = rng.randrange(length)
     fill = bytearray(rng.choice(_WORD).encode() * length)
@@ -227,6 +282,15 @@ class _KeyPool:
         while not self.add(rng.getrandbits(63)):
             pass
 
+    def filler(self, rng: random.Random) -> None:
+        """A cheap random key of any type (big prefills: thousands of keys)."""
+        while True:
+            x = rng.getrandbits(64)
+            k: Key = (x >> 1) - (1 << 62) if x & 1 else \
+                (f"f{x >> 2:x}" if x & 2 else (x >> 2).to_bytes(8, "little"))
+            if self.add(k):
+                return
+
 
 def _value(rng: random.Random, cfg: GenConfig) -> tuple[str, int]:
     vtype = _pick(rng, cfg.value_types)
@@ -248,10 +312,84 @@ def _op(rng: random.Random, cfg: GenConfig, nkeys: int) -> Op:
     return Op(kind, key, vtype, size)
 
 
+SWARM_KNOBS = ("threads", "ops_per_thread", "keys", "capacity")
+
+
+def _log_uniform(rng: random.Random, lo: float, hi: float) -> int:
+    return round(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def draw_shape(rng: random.Random, cfg: GenConfig) -> GenConfig:
+    """One swarm shape: ``cfg`` with its shape knobs drawn (the ones in ``cfg.pinned``
+    kept), ``swarm`` off. Deterministic for a given rng state."""
+    pin = cfg.pinned
+    shape: dict[str, object] = {"swarm": False}
+    if rng.random() < CLASSIC_SHARE:
+        # the classic shape (cfg's own knobs: a few threads on a few keys, prefill
+        # aimed just under the modelled first growth): cheap, and tuned to evacmap-
+        # like tables
+        return replace(cfg, swarm=False)
+    r = rng.random()
+    capacity = (0 if r < 0.3 else rng.randint(1, GROUP_SLOTS - 1) if r < 0.45
+                else _log_uniform(rng, GROUP_SLOTS, 256))
+    if "capacity" not in pin:
+        shape["capacity"] = capacity
+    else:
+        capacity = cfg.capacity if cfg.capacity is not None else 8
+    if "threads" not in pin:
+        shape["threads"] = rng.randint(2, 4) if rng.random() < 0.9 else rng.randint(5, 6)
+    if "keys" not in pin:
+        r = rng.random()
+        shape["keys"] = (_log_uniform(rng, 2, 12) if r < 0.5 else _log_uniform(rng, 12, 48)
+                         if r < 0.85 else _log_uniform(rng, 48, MAX_CONTENDED))
+    if "ops_per_thread" not in pin:
+        shape["ops_per_thread"] = (_log_uniform(rng, 4, 24) if rng.random() < 0.9
+                                   else _log_uniform(rng, 24, 96))
+    # Growth: the prefill is aimed just under the modelled first growth (evacmap-
+    # like tables), empty, or sized for a total of E inserts (prefill P plus fresh
+    # keys the threads insert, E/P between 1.3 and 2) with E on a log scale up to
+    # SWARM_MAX_PREFILL: a map that first grows after T inserts, and again at 2T,
+    # 4T ..., is crossed during the parallel phase whenever E >= T, most of the time.
+    r = rng.random()
+    if r < 0.35:
+        prefill = min(int(rng.uniform(0.6, 1.0) * growth_threshold(capacity)), 120)
+        fresh = rng.randint(0, 8)
+    elif r < 0.45:
+        prefill, fresh = 0, rng.randint(0, 8)
+    else:
+        # E: small (up to 64) mostly, else up to the maximum: big prefills cost
+        # the oracle time in proportion, so they are the rare kind
+        hi = 64 if r < 0.85 else SWARM_MAX_PREFILL + SWARM_MAX_FRESH
+        total = _log_uniform(rng, 8 if hi == 64 else 64, hi)
+        prefill = round(total / rng.uniform(1.3, 2.5))
+        fresh = total - prefill
+    shape["prefill_keys"] = min(prefill, SWARM_MAX_PREFILL)
+    # fresh inserts add ops and keys: none when the user pinned either
+    pinned_ops = "ops_per_thread" in pin or "keys" in pin
+    shape["fresh_keys"] = 0 if pinned_ops else min(fresh, SWARM_MAX_FRESH)
+    # value sizes: all types, or a few; long bytes values short or up to 256
+    vtypes = [t for t in VALUE_TYPES if rng.random() < 0.6] or [rng.choice(VALUE_TYPES)]
+    shape["value_types"] = {t: rng.uniform(0.5, 2.0) for t in vtypes}
+    shape["max_bytes_size"] = rng.choice((16, 64, 256))
+    # op mix: the configured weights (the target's allowed kinds) rescaled, with
+    # put kept so that the map can grow
+    ops = {k: w * rng.uniform(0.2, 2.5) for k, w in cfg.op_weights.items() if w > 0}
+    if prefill > 256:
+        ops.pop("iterate", None)   # each would copy the whole map: costly, and rarely new
+    for k in list(ops):
+        if k != "put" and len(ops) > 1 and rng.random() < 0.15:
+            del ops[k]
+    shape["op_weights"] = ops
+    return replace(cfg, **shape)  # type: ignore[arg-type]
+
+
 def generate(rng: random.Random, cfg: GenConfig, base: MapConfig | None = None) -> Schedule:
     """A random schedule (valid; deterministic for a given rng state). ``base`` gives
-    target and variant; the knobs in ``cfg`` give the rest."""
+    target and variant; the knobs in ``cfg`` give the rest (a swarm config draws
+    them first)."""
     cfg.check()
+    if cfg.swarm:
+        cfg = draw_shape(rng, cfg)
     base = base if base is not None else MapConfig()
     seed = cfg.hash_seed if cfg.hash_seed is not None else rng.getrandbits(64)
     capacity = cfg.capacity if cfg.capacity is not None else rng.choice((0, 8, 16, 32, 64))
@@ -273,25 +411,43 @@ def generate(rng: random.Random, cfg: GenConfig, base: MapConfig | None = None) 
     ncontended = len(pool.keys)
 
     # prefill: distinct keys up to just under the growth threshold
-    target_entries = int(cfg.prefill_fraction * growth_threshold(capacity))
+    if cfg.prefill_keys is not None:
+        target_entries = cfg.prefill_keys
+    else:
+        target_entries = int(cfg.prefill_fraction * growth_threshold(capacity))
     target_entries = min(target_entries, MAX_PREFILL)
     contended = [i for i in range(ncontended) if rng.random() < cfg.prefill_contended]
     contended = contended[:target_entries]
     nfiller = min(target_entries - len(contended), MAX_KEYS - ncontended)
-    for _ in range(nfiller):
-        pool.draw(rng, cfg)
+    for i in range(nfiller):
+        if i < 64:
+            pool.draw(rng, cfg)
+        else:
+            pool.filler(rng)
     filler = list(range(ncontended, len(pool.keys)))
     order = contended + filler
     rng.shuffle(order)
     prefill = tuple(Op("put", k, *_value(rng, cfg)) for k in order)
 
-    threads = []
+    threads: list[list[Op]] = []
     for _ in range(cfg.threads):
         n = cfg.ops_per_thread
         if cfg.min_ops_per_thread is not None:
             n = rng.randint(cfg.min_ops_per_thread, cfg.ops_per_thread)
-        threads.append(tuple(_op(rng, cfg, ncontended) for _ in range(n)))
-    return Schedule(config, tuple(pool.keys), prefill, tuple(threads)).validate()
+        threads.append([_op(rng, cfg, ncontended) for _ in range(n)])
+    # fresh keys: each inserted once, by a thread with room left, at a random place
+    room = sum(MAX_OPS - len(t) for t in threads)
+    for i in range(min(cfg.fresh_keys, MAX_KEYS - len(pool.keys), room)):
+        if i < 64:
+            pool.draw(rng, cfg)
+        else:
+            pool.filler(rng)
+        t = rng.choice([t for t in threads if len(t) < MAX_OPS])
+        kind = "put_if_absent" if cfg.op_weights.get("put_if_absent", 0) and \
+            rng.random() < 0.2 else "put"
+        t.insert(rng.randint(0, len(t)), Op(kind, len(pool.keys) - 1, *_value(rng, cfg)))
+    return Schedule(config, tuple(pool.keys), prefill,
+                    tuple(tuple(t) for t in threads)).validate()
 
 
 # ---- the standard schedule ---------------------------------------------------------
@@ -392,3 +548,15 @@ def standard_schedule() -> Schedule:
     )
     config = MapConfig("evacmap", None, STANDARD_SEED, 16)
     return Schedule(config, keys, prefill, (t0, t1, t2)).validate()
+
+
+def key_role(cfg: GenConfig, index: int | None) -> str | None:
+    """The part a key of a generated schedule plays, from its index in ``keys``:
+    ``"colliding"`` (a contended key drawn to share a hash home), ``"contended"``
+    (the pool the threads draw from) or ``"filler"`` (prefill only); None for None."""
+    if index is None:
+        return None
+    ncol = round(cfg.colliding_keys * cfg.keys)
+    if ncol >= 2 and index < ncol:
+        return "colliding"
+    return "contended" if index < cfg.keys else "filler"

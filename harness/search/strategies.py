@@ -23,14 +23,14 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 
 from harness.data.schedule import (
+    BYTES_MAX_KEYS,
     MAX_CAPACITY,
-    MAX_KEYS,
     OP_KINDS,
     MapConfig,
     Op,
     Schedule,
 )
-from harness.data.values import SIZE_RANGES, VALUE_TYPES, Key, encode_key
+from harness.data.values import SIZE_RANGES, VALUE_TYPES, Key, MyInt, encode_key
 from harness.search.generate import growth_threshold
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "ops",
     "scheduler_seeds",
     "schedules",
+    "type_twins",
 ]
 
 MAX_SCHEDULER_SEED = (1 << 63) - 1
@@ -47,13 +48,22 @@ MAX_SCHEDULER_SEED = (1 << 63) - 1
 
 
 def keys() -> st.SearchStrategy[Key]:
-    """Any valid key: 64-bit ints (small ones often), short str and bytes keys."""
+    """Any valid key: 64-bit ints (small ones often), short str and bytes keys, and
+    keys of the named integer type (``MyInt``)."""
     return st.one_of(
         st.integers(-3, 300),
         st.integers(-(1 << 63), (1 << 63) - 1),
         st.text(max_size=12).filter(lambda s: len(s.encode()) <= 31),
         st.binary(max_size=31),
+        st.builds(MyInt, st.integers(-(1 << 63), (1 << 63) - 1)),
     )
+
+
+def type_twins() -> st.SearchStrategy[tuple[Key, Key, Key, Key]]:
+    """Four keys with one payload under each key type: ``(42, MyInt(42), "42",
+    b"42")``. A map must keep them apart (four keys, four values)."""
+    return st.integers(-(1 << 63), (1 << 63) - 1).map(
+        lambda n: (n, MyInt(n), str(n), str(n).encode()))
 
 
 _SIZES = {t: st.integers(lo, hi) for t, (lo, hi) in SIZE_RANGES.items()}
@@ -140,6 +150,7 @@ _SHARED_KEY: st.SearchStrategy[Key] = st.one_of(
     st.integers(0, 64),
     st.text("abc", min_size=1, max_size=3),
     st.binary(min_size=1, max_size=3),
+    st.integers(0, 64).map(MyInt),
 )
 
 
@@ -184,7 +195,7 @@ def contended_schedules(
     nkeys = draw(st.integers(1, max_keys))
     shared: list[Key] = draw(_shared_keys(nkeys))
     capacity = draw(_CAPACITIES)
-    fill = draw(st.integers(0, min(growth_threshold(capacity), MAX_KEYS - nkeys)))
+    fill = draw(st.integers(0, min(growth_threshold(capacity), BYTES_MAX_KEYS - nkeys)))
     seen = {encode_key(k) for k in shared}
     filler: list[Key] = []
     i = 0

@@ -4,12 +4,15 @@ A ``Case`` is a schedule with the decision trace to replay it and the role each 
 had in the input; a ``Signature`` is what a candidate must show to count as the same
 finding (violation class and key role, see harness.tools.tmin); ``Runs`` runs a
 schedule under a list of RunSpecs, in this process (``LocalRuns``) or in a worker
-process (``WorkerRuns``) where a crash or hang of the target is an attempt.
+process (``WorkerRuns``) where a crash or hang of the target is an attempt, or in
+several (``PoolRuns``, --jobs: one call's specs in parallel, same attempts in order).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,7 +23,7 @@ from harness.oracle import Violation
 from harness.run.execute import ExecutionSetupError, RunSpec, execute
 from harness.run.runner import Runner
 from harness.run.target import Target
-from harness.run.worker import Attempt, Worker, WorkerError
+from harness.run.worker import Attempt, Worker, WorkerError, key_role
 from harness.search.schedule_search import AttemptRunner
 
 # ---- running candidates ------------------------------------------------------------
@@ -77,6 +80,30 @@ class WorkerRuns:
         self.worker.close()
 
 
+class PoolRuns:
+    """Runs in ``jobs`` worker processes: the specs of one call are cut into ``jobs``
+    contiguous parts that run at once, and the attempts come back in spec order, so a
+    search over them (tmin, the witness search) decides exactly as with one worker."""
+
+    def __init__(self, target_spec: str, jobs: int) -> None:
+        self.pool = [WorkerRuns(target_spec) for _ in range(max(1, jobs))]
+
+    def attempts(self, schedule: Schedule, specs: list[RunSpec]) -> list[Attempt]:
+        n = min(len(self.pool), len(specs))
+        if n <= 1:
+            return self.pool[0].attempts(schedule, specs)
+        cut = [len(specs) * i // n for i in range(n + 1)]
+        parts = [specs[cut[i]:cut[i + 1]] for i in range(n)]
+        with ThreadPoolExecutor(n) as ex:  # each thread waits on its own worker process
+            done = list(ex.map(lambda rp: rp[0].attempts(schedule, rp[1]),
+                               zip(self.pool, parts, strict=False)))
+        return [a for part in done for a in part]
+
+    def close(self) -> None:
+        for runs in self.pool:
+            runs.close()
+
+
 # ---- cases and signatures ----------------------------------------------------------
 
 
@@ -102,14 +129,28 @@ class Case:
     run, see tiny_table)."""
 
 
+_SIGNAL = re.compile(r"signal (\d+)")
+
+
+def crash_signal(v: Violation) -> int | None:
+    """The signal number a ``crash`` finding names (None for other classes, or an
+    exit without a signal)."""
+    m = _SIGNAL.search(v.explanation) if v.cls == "crash" else None
+    return int(m.group(1)) if m else None
+
+
 @dataclass(frozen=True, slots=True)
 class Signature:
-    """A violation class and the role of its key (None: a whole-map finding)."""
+    """A violation class and the role of its key (None: a whole-map finding); for a
+    crash, the signal that killed the target (the same signal = the same crash)."""
 
     cls: str
     role: int | None
+    signal: int | None = None
 
     def describe(self, keys: Sequence[Key]) -> str:
+        if self.signal is not None:
+            return f"{self.cls} (signal {self.signal})"
         if self.role is None:
             return self.cls
         return f"{self.cls} on keys[{self.role}] ({format_key(keys[self.role])})"
@@ -117,6 +158,8 @@ class Signature:
     def matches(self, violations: Sequence[Violation], case: Case) -> bool:
         for v in violations:
             if v.cls != self.cls:
+                continue
+            if self.signal is not None and crash_signal(v) != self.signal:
                 continue
             if self.role is None:
                 return True
@@ -140,8 +183,5 @@ def lead_with(sig: Signature, case: Case) -> tuple[Violation, ...]:
 
 def signature_of(violation: Violation, schedule: Schedule) -> Signature:
     if violation.key is None:
-        return Signature(violation.cls, None)
-    for i, k in enumerate(schedule.keys):
-        if format_key(k) == violation.key:
-            return Signature(violation.cls, i)
-    return Signature(violation.cls, None)
+        return Signature(violation.cls, None, crash_signal(violation))
+    return Signature(violation.cls, key_role(violation.key, schedule))

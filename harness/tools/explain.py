@@ -2,11 +2,13 @@
 
 The replayed execution's events (schedule points, in the order the controlled
 scheduler ran them) are laid out as rows; each thread gets a column holding its
-site names, with operation calls and returns spelled out. Every operation that
-witnesses the violation is marked (``*`` in the step column, and in red) on each of
-its rows, the prefill is listed, and a legend says how values are named. Rows far
-from the witnesses are folded into one line saying how many steps of which threads
-it hides. Cells wrap instead of cutting, so keys stay whole in 80 columns.
+site names, with operation calls and returns spelled out, and the structural
+events the target reported (a growth began or ended) in the thread that reported them,
+between the schedule points they came between. Every operation that witnesses the
+violation is marked (``*`` in the step column, and in red) on each of its rows, the
+prefill is listed, and a legend says how values are named. Rows far from the witnesses
+are folded into one line saying how many steps of which threads it hides. Cells wrap
+instead of cutting, so keys stay whole in 80 columns.
 
 ``event_rows`` and ``fold`` are shared with the HTML report.
 """
@@ -24,7 +26,7 @@ from rich.text import Text
 from harness.data.history import TORN, History, Operation
 from harness.run.execute import Outcome
 from harness.run.reproducer import Reproducer
-from harness.run.runner import Event
+from harness.run.runner import Event, StructEvent
 
 EV_POINT, EV_BLOCKED, EV_CALL, EV_RETURN = range(4)
 
@@ -89,6 +91,9 @@ class Row:
     site: str
     op: int | None
     witness: bool
+    structural: bool = False
+    """A structural event the target reported (before schedule point ``step``), not a
+    schedule point: always shown, never counted as a step."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,8 @@ class Fold:
     last: int
     threads: tuple[tuple[int, int], ...]
     """(thread, steps) in thread order."""
+    rows: tuple[Row, ...] = ()
+    """The rows folded away."""
 
     @property
     def text(self) -> str:
@@ -108,10 +115,19 @@ class Fold:
 
 
 def event_rows(r: Reproducer, history: History, events: tuple[Event, ...],
-               witness: set[int]) -> list[Row]:
+               witness: set[int], structural: tuple[StructEvent, ...] = ()) -> list[Row]:
+    """One row per schedule point, with the target's structural events (MF_CAP_EVENTS)
+    as rows of their own before the point they preceded."""
     index = op_index_map(r)
+    before: dict[int, list[StructEvent]] = {}
+    for se in structural:
+        if se.step is not None:
+            before.setdefault(se.step, []).append(se)
     rows = []
     for n, e in enumerate(events):
+        for se in before.get(n, ()):
+            rows.append(Row(n, se.thread, f"== {se.kind} ({se.arg}) ==", se.kind, None, False,
+                            structural=True))
         op = index.get((e.thread, e.op))
         if e.kind == EV_CALL and op is not None:
             # "put_if_absent str:'k', t0#1": breaks at spaces, so narrow columns never
@@ -136,8 +152,9 @@ def fold(rows: list[Row], context: int) -> list[Row | Fold]:
     if not hot:
         return list(rows)
     shown = {m for n in hot for m in range(n - context, n + context + 1)}
-    # a witness's own points stay visible even deep inside a long operation
-    shown |= {n for n, row in enumerate(rows) if row.witness}
+    # a witness's own points stay visible even deep inside a long operation, and so
+    # does every structural event (a growth beginning is what a reader looks for)
+    shown |= {n for n, row in enumerate(rows) if row.witness or row.structural}
     out: list[Row | Fold] = []
     gap: list[Row] = []
 
@@ -148,7 +165,8 @@ def fold(rows: list[Row], context: int) -> list[Row | Fold]:
             out.extend(gap)
         else:
             count = Counter(row.thread for row in gap)
-            out.append(Fold(gap[0].step, gap[-1].step, tuple(sorted(count.items()))))
+            out.append(Fold(gap[0].step, gap[-1].step, tuple(sorted(count.items())),
+                            tuple(gap)))
         gap.clear()
 
     for n, row in enumerate(rows):
@@ -220,7 +238,8 @@ def render(
     for name in columns:
         table.add_column(name, overflow="fold", no_wrap=name == "thread")
     ncols = len(columns)
-    for item in fold(event_rows(r, history, events, witness), context):
+    rows = event_rows(r, history, events, witness, outcome.execution.structural)
+    for item in fold(rows, context):
         if isinstance(item, Fold):
             table.add_row("", *([""] * (ncols - 1)), Text(item.text, style="dim italic")) \
                 if as_log else \
@@ -228,6 +247,8 @@ def render(
             continue
         cell = Text(item.text, style="" if item.text.startswith(("->", "<-")) else "dim")
         step = f"*{item.step}" if item.witness else str(item.step)
+        if item.structural:
+            cell, step = Text(item.text, style="bold magenta"), ""
         if item.witness:
             cell.stylize("bold red")
         row: list[RenderableType] = [step, *([""] * ncols)]
@@ -245,7 +266,8 @@ def explain_json(r: Reproducer, outcome: Outcome, *, context: int = 12) -> dict[
     the prefill and the (folded) schedule points."""
     history = outcome.history
     witness, ordered = _witness_ops(r, outcome)
-    rows = fold(event_rows(r, history, outcome.execution.events, witness), context)
+    rows = fold(event_rows(r, history, outcome.execution.events, witness,
+                           outcome.execution.structural), context)
     return {
         "reproduced": bool(outcome.violations),
         "violations": [{"class": v.cls, "key": v.key, "ops": list(v.ops),
@@ -259,7 +281,7 @@ def explain_json(r: Reproducer, outcome: Outcome, *, context: int = 12) -> dict[
             {"folded": item.last - item.first + 1, "first": item.first, "last": item.last}
             if isinstance(item, Fold) else
             {"step": item.step, "thread": thread_name(item.thread), "text": item.text,
-             "op": item.op, "witness": item.witness}
+             "op": item.op, "witness": item.witness, "structural": item.structural}
             for item in rows
         ],
     }

@@ -151,7 +151,7 @@ def interleaving(r: Reproducer, history: History, events: tuple[Event, ...],
     for item in fold(rows, CONTEXT):
         if isinstance(item, Fold):
             segments.append({"folded": True, "summary": item.text,
-                             "rows": [_row(x) for x in rows[item.first:item.last + 1]]})
+                             "rows": [_row(x) for x in item.rows]})
             continue
         if not segments or segments[-1]["folded"]:
             segments.append({"folded": False, "summary": "", "rows": []})

@@ -57,7 +57,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from harness.data.schedule import WRITE_KINDS, Op, Schedule
-from harness.data.values import SIZE_RANGES, Key, format_key
+from harness.data.values import SIZE_RANGES, Key, MyInt, format_key
 from harness.run.execute import RunSpec
 from harness.run.reproducer import Reproducer
 from harness.run.worker import Attempt
@@ -96,6 +96,8 @@ def total_ops(s: Schedule) -> int:
 def _key_cost(k: Key) -> int:
     if isinstance(k, int):
         return abs(k).bit_length()
+    if isinstance(k, MyInt):
+        return 50 + abs(k.value).bit_length()
     if isinstance(k, str):
         return 100 + len(k.encode())
     return 200 + len(k)
@@ -410,7 +412,9 @@ def _stress_specs(r: Reproducer, first: int, n: int) -> list[RunSpec]:
 def _from_attempt(c: Case, a: Attempt) -> Case:
     o = a.outcome
     if o is None:
-        return Case(c.schedule, c.trace, c.origin, (), 0, a.violations)
+        # the target died: keep the decisions it took up to the death (controlled
+        # crash, from the worker's shared trace mirror), with no event log to remap
+        return Case(c.schedule, a.trace or c.trace, c.origin, (), 0, a.violations)
     ex = o.execution
     events = tuple((e.thread, e.op, e.kind) for e in ex.events)
     if ex.events_truncated:
@@ -466,11 +470,16 @@ def minimise(
     predicate = run_controlled if controlled else run_stress
     first = predicate(initial)
     if first is None:
-        how = "its recorded trace" if controlled else f"{policy.k} of {policy.n} stress runs"
+        if controlled:
+            raise TminError(
+                f"the input does not reproduce {sig.describe(r.schedule.keys)} under its "
+                "recorded trace; check it with: mapfuzz repro <file>")
         raise TminError(
-            f"the input does not reproduce {sig.describe(r.schedule.keys)} under {how}; "
-            "check it with: mapfuzz repro <file>"
-        )
+            f"the input does not reproduce {sig.describe(r.schedule.keys)} in "
+            f"{policy.k} of {policy.n} stress runs. Try first `mapfuzz repro --to-controlled "
+            "<file> -o DIR` (a controlled witness replays exactly and shrinks "
+            f"deterministically), or accept rarer failures with --min-hits (below "
+            f"{policy.k}) and more --runs")
     result = shrink(first, predicate, PASSES if controlled else STRESS_PASSES, case_size,
                     max_calls=max_calls, seconds=seconds)
     after = result.value

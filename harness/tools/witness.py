@@ -44,14 +44,14 @@ def find_witness(r: Reproducer, runs: Runs, budget: int = DEFAULT_BUDGET) -> Wit
     if not r.violations:
         raise ValueError("the reproducer records no violation: there is nothing to witness")
     sig = signature_of(r.violations[0], r.schedule)
-    class_only = Signature(sig.cls, None)
+    class_only = Signature(sig.cls, None, sig.signal)
     case = Case(r.schedule, (), tuple(range(len(r.schedule.keys))))
     fallback: tuple[RunSpec, Attempt] | None = None
     done = 0
     for spec, a in search(runs, r.schedule, budget):
         done += 1
-        if a.outcome is None:
-            continue  # a crash has no trace to replay; keep looking
+        if a.outcome is None and not a.trace:
+            continue  # a death with no recorded decisions cannot be replayed
         if sig.matches(a.violations, case):
             return WitnessResult(_witness(r, spec, a, sig, case), done, True, sig)
         if fallback is None and class_only.matches(a.violations, case):
@@ -63,8 +63,9 @@ def find_witness(r: Reproducer, runs: Runs, budget: int = DEFAULT_BUDGET) -> Wit
 
 
 def _witness(r: Reproducer, spec: RunSpec, a: Attempt, sig: Signature, case: Case) -> Reproducer:
-    assert a.outcome is not None
-    ex = a.outcome.execution
+    # a crash (same signal) is a witness too: its decisions came from the worker's
+    # shared trace mirror, up to the death
+    ex = a.outcome.execution if a.outcome is not None else None
     lead = lead_with(sig, replace(case, violations=a.violations))
     return Reproducer(
         target_name=r.target_name,
@@ -72,8 +73,8 @@ def _witness(r: Reproducer, spec: RunSpec, a: Attempt, sig: Signature, case: Cas
         abi_version=r.abi_version,
         spec=spec,
         schedule=r.schedule,
-        trace=ex.trace,
-        trace_hash=ex.trace_hash,
+        trace=ex.trace if ex is not None else a.trace,
+        trace_hash=ex.trace_hash if ex is not None else None,
         violations=lead,
         found={
             "engine": "to-controlled",

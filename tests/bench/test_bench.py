@@ -2,21 +2,64 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from harness.bench import scaling, suite
 from harness.bench.suite import bench_maps, machine_facts, standard_schedule, write_markdown
 from harness.bench.tools import bench_tmin, bench_witness
+from harness.data.schedule import dumps
+from harness.run.adapters import status
+from harness.run.binding import ffi, lib
 from harness.run.target import Target
+from harness.search.generate import standard_schedule as build_standard_schedule
+
+CORPUS_STANDARD = Path(__file__).resolve().parents[2] / "corpus" / "standard.json"
+
+
+def counting_evacmap() -> tuple[Any, Counter[str], list[Any]]:
+    """evacmap's target table with every map call counted (cffi callbacks that
+    forward to evacmap): the table, the counts, and what keeps the callbacks alive."""
+    real = lib.mf_evacmap()
+    calls: Counter[str] = Counter()
+    table = ffi.new("mf_target *", real[0])  # a copy of evacmap's table
+    alive: list[Any] = [real, table]
+    for field in ("create", "destroy", "get", "put", "del"):
+
+        def counted(*args: Any, field: str = field) -> Any:
+            calls[field] += 1
+            return getattr(real, field)(*args)
+
+        cb = ffi.callback(ffi.typeof(getattr(real, field)), counted)
+        alive.append(cb)
+        setattr(table, field, cb)
+    return table, calls, alive
 
 
 def test_single_thread_benchmark_runs_the_workload() -> None:
-    rate = Target.load("evacmap").single_thread_ops_per_s(20_000, 64)
-    assert rate > 0
+    """Every one of the operations asked for reaches the map, in the documented mix
+    (csrc/microbench.c: 50% get, 30% put, 20% delete), on one map."""
+    table, calls, _alive = counting_evacmap()
+    target = dataclasses.replace(Target.load("evacmap"), _table=table)
+    assert target.single_thread_ops_per_s(20_000, 64) > 0
+    assert calls["create"] == calls["destroy"] == 1
+    ops = calls["get"] + calls["put"] + calls["del"]
+    assert ops == 20_000
+    for kind, share in (("get", 0.5), ("put", 0.3), ("del", 0.2)):
+        assert abs(calls[kind] / ops - share) < 0.02, (kind, calls)
 
 
 def test_standard_schedule_is_the_committed_one() -> None:
+    """The bench's schedule is corpus/standard.json, which is what the generator's
+    standard_schedule() builds (tests/search/test_generate.py checks the file)."""
     s = standard_schedule()
     assert len(s.threads) == 3 and all(len(ops) == 16 for ops in s.threads)
+    assert s == build_standard_schedule()
+    assert dumps(s) == CORPUS_STANDARD.read_text()
 
 
 def test_markdown_has_every_section(tmp_path: Path) -> None:
@@ -50,6 +93,20 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
                       "same_key": True, "attempts": 7}],
             "findings": 1, "witnessed": 1, "median_attempts": 7, "budget": 1000,
         },
+        "scaling": {
+            "rates": {"seconds_each": 4.0, "rounds": 1,
+                      "execs_per_s": {"jobs_1": 1000, "jobs_2": 1900,
+                                      "cluster_local_2_workers": 1800},
+                      "vs_jobs_1": {"jobs_1": 1.0, "jobs_2": 1.9,
+                                    "cluster_local_2_workers": 1.8},
+                      "cluster_vs_jobs_2": 0.95},
+            "first_finding": [{"variant": "v1", "jobs_1_median_s": 1.0, "jobs_2_median_s": 0.6,
+                               "jobs_1_execs": [10], "jobs_2_execs": [10]}],
+            "check_history": {"h": {"whole_command_s": 0.5, "peak_rss_mb": 90,
+                                    "check_s": 0.01, "verdict": "ok",
+                                    "porcupine_recorded_s": 0.068,
+                                    "porcupine_over_check": 6.8}},
+        },
     }
     out = tmp_path / "B.md"
     write_markdown(results, out)
@@ -63,6 +120,19 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
     assert "| v2 | not found in 60 s |" in text
     assert "| v1 | 1 | 1 | 1 | 7 |" in text
     assert "Witnessed: 1 of 1 (100%), 1 of them on the stress finding's own key" in text
+    assert "| jobs 2 | 1,900 | 1.9x |" in text and "0.95x the rate of `--jobs 2`" in text
+    assert "| v1 | 1.0 | 0.6 | [10] |" in text
+    assert "| h | 0.5 | 90 | 0.01 | ok | 0.068 (recorded) | 6.8 |" in text
+
+
+def test_check_history_benchmark_runs_the_command_on_each_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scaling, "ROWS", {"tiny": {"ops": 300, "threads": 4, "keys": 2}})
+    out = scaling.bench_check_history(False, None, tmp_path)
+    row = out["tiny"]
+    assert row["verdict"] == "ok" and row["whole_command_s"] > row["check_s"] > 0
+    assert row["peak_rss_mb"] > 10 and row["porcupine_recorded_s"] is None
 
 
 def test_tmin_benchmark_measures_and_replays_a_real_minimisation() -> None:
@@ -80,11 +150,24 @@ def test_witness_benchmark_counts_the_stress_findings_it_searched() -> None:
     assert all(r["variant"] == "put-if-absent-no-recheck" for r in w["rows"])
 
 
-def test_maps_side_by_side_runs_in_a_child_and_reports_every_map() -> None:
+def test_maps_side_by_side_runs_in_a_child_and_reports_every_map(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every map available here (evacmap and each adapter whose package is installed)
+    is measured, and in a child process: measuring in this process fails here."""
+
+    def not_here(quick: bool, at: object) -> dict[str, Any]:
+        raise AssertionError("maps measured in the calling process")
+
+    monkeypatch.setattr(suite, "_measure_maps", not_here)  # a spawned child re-imports
     out = bench_maps(True, None)
-    assert "evacmap" in out["ops_per_s"] and out["ops_per_s"]["evacmap"]["noise_0.0"] > 0
-    assert set(out["single_thread_ops_per_s"]) == set(out["ops_per_s"])
-    assert isinstance(out["crashed_attempts"], list)
+    available = {"evacmap"} | {a.name for a in status() if a.path is not None}
+    assert set(out["ops_per_s"]) == available
+    assert set(out["single_thread_ops_per_s"]) == available
+    for name in available:
+        assert out["ops_per_s"][name]["noise_0.0"] > 0 and out["ops_per_s"][name]["noise_0.05"] > 0
+        assert out["single_thread_ops_per_s"][name] > 0
+    assert out["crashed_attempts"] == [] or all("exit status" in c for c in out["crashed_attempts"])
 
 
 def test_markdown_says_when_a_map_crashed(tmp_path: Path) -> None:

@@ -275,7 +275,7 @@ def test_ctrl_c_prints_the_statistics_so_far(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, rest
-    assert re.search(r"^interrupted: [1-9][0-9,]* executions in [0-9.]+ s .*0 findings",
+    assert re.search(r"^interrupted: [1-9][0-9,]* executions in [0-9.]+ s .*0 distinct findings",
                      rest, re.M), rest
 
 
@@ -294,7 +294,7 @@ def test_stress_progress_shows_no_unmeasured_features(tmp_path: Path) -> None:
                 "--artifacts", tmp_path)
     assert p.returncode == 0, p.stderr
     assert "execs" in p.stderr and "features" not in p.stderr
-    assert "finding(s)" not in p.stderr and "0 findings" in p.stderr
+    assert "finding(s)" not in p.stderr and "0 distinct findings" in p.stderr
 
 
 def test_errors_name_the_file_once(tmp_path: Path) -> None:

@@ -120,15 +120,36 @@ def test_coverage(runner: Runner) -> None:
     assert not any(runner.coverage())  # cleared; stress runs are not scheduled
 
 
-def test_site_names() -> None:
+def test_site_names(runner: Runner) -> None:
+    runner.run(standard_plan(seed=17), strategy="random", seed=5)  # registers op:call
     assert lib.mf_site_name(0xDEADBEEF) == ffi.NULL
-    fnv = 2166136261
-    for ch in b"op:call":
-        fnv = ((fnv ^ ch) * 16777619) & 0xFFFFFFFF
-    assert site_name(fnv) == "op:call"  # ids are FNV-1a 32 of the name
+    assert site_name(_fnv1a(b"op:call")) == "op:call"  # ids are FNV-1a 32 of the name
 
 
-def test_null_host_is_inert() -> None:
+def _fnv1a(name: bytes) -> int:
+    h = 2166136261
+    for ch in name:
+        h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def test_null_host_is_inert(runner: Runner) -> None:
+    """The null host (maps driven outside a runner: tests, the single-thread bench)
+    has no context, registers no site and leaves every runner's executions as they
+    were."""
     h = lib.mf_host_null()
-    h.point(h.ctx, b"x")
-    h.blocked(h.ctx, b"x")
+    assert h == lib.mf_host_null()  # one static table
+    assert h.ctx == ffi.NULL and h.point != ffi.NULL and h.blocked != ffi.NULL
+    plan = standard_plan(seed=23)
+    before = runner.run(plan, strategy="random", seed=3)
+    cov = runner.coverage()
+    name = b"null-host:probe"
+    for _ in range(1000):
+        h.point(h.ctx, name)
+        h.blocked(h.ctx, name)
+    assert lib.mf_site_name(_fnv1a(name)) == ffi.NULL  # never seen as a site
+    assert runner.coverage() == cov
+    after = runner.run(plan, strategy="random", seed=3)
+    assert (after.records, after.trace, after.trace_hash) == (
+        before.records, before.trace, before.trace_hash)
+    assert runner.coverage() == cov

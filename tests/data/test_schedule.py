@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.data.schedule import (
+    BYTES_MAX_KEYS,
+    BYTES_MAX_PREFILL,
     FORMAT,
     MAX_CAPACITY,
     MAX_KEYS,
@@ -71,7 +73,8 @@ def test_op_default_sizes() -> None:
         (Schedule(keys=(1,), threads=()), r"threads: 0 threads"),
         (Schedule(keys=(1,), threads=((),) * 17), r"threads: 17 threads"),
         (Schedule(keys=(1,), threads=((Op("len"),) * 257,)), r"threads\[0\]: 257 ops"),
-        (Schedule(keys=(1,), prefill=(Op("put", 0, "int"),) * 1025), r"prefill: 1025 ops"),
+        (Schedule(keys=(1,), prefill=(Op("put", 0, "int"),) * (MAX_PREFILL + 1)),
+         rf"prefill: {MAX_PREFILL + 1} ops"),
         (Schedule(MapConfig(capacity=-1), keys=(1,)), r"config\.capacity = -1"),
         (Schedule(MapConfig(hash_seed=1 << 64), keys=(1,)), r"config\.hash_seed"),
         (Schedule(MapConfig(target=""), keys=(1,)), r"config\.target"),
@@ -91,8 +94,13 @@ def test_limits_accepted() -> None:
         ((Op("put_if_absent", 1, "float"),) * MAX_OPS,) * MAX_THREADS,
     )
     s.validate()
-    assert decode_bytes(encode_bytes(s), s.config) == s
     assert from_json(to_json(s)) == s
+    # the byte form keeps its own, narrower limits and refuses more
+    with pytest.raises(ScheduleError, match="byte form holds at most 64 keys"):
+        encode_bytes(s)
+    small = Schedule(s.config, keys[:BYTES_MAX_KEYS],
+                     (Op("put", 63, "bytes", 256),) * BYTES_MAX_PREFILL, s.threads)
+    assert decode_bytes(encode_bytes(small), small.config) == small
 
 
 # ---- JSON ------------------------------------------------------------------------

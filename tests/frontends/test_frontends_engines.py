@@ -59,6 +59,12 @@ def test_parse_status_lines() -> None:
     assert st is not None and st.cov == 0 and st.ft == 1
     assert parse_status("INFO: Seed: 3571465968") is None
     assert parse_status("#12 something else") is None
+    # fork mode (--jobs): "#N:" and no event, exec/s without its colon
+    st = parse_status("#2462: cov: 1751 ft: 2980 corp: 326 exec/s 401 oom/timeout/crash: 0/0/0 "
+                      "time: 9s job: 2 dft_time: 0")
+    assert st is not None and (st.execs, st.event, st.cov, st.ft, st.corpus) == (
+        2462, "fork", 1751, 2980, 326)
+    assert st.execs_per_s == 401
 
 
 def test_parse_finding_line() -> None:
@@ -98,6 +104,15 @@ def test_driver_command_budget_and_passthrough(tmp_path: Path) -> None:
     assert "-max_total_time=3" in cmd and "-runs=100" in cmd and "-seed=5" in cmd
     assert [a for a in cmd if a.startswith("-timeout")] == ["-timeout=9"]  # user's flag wins
     assert cmd[-1] == "-timeout=9" and "-max_len=64" in cmd
+    assert not any(a.startswith("-fork") for a in cmd)  # one job: libFuzzer's own loop
+
+
+def test_driver_command_jobs_is_libfuzzer_fork_mode(tmp_path: Path) -> None:
+    cfg = CampaignConfig(jobs=2, seconds=5, artifacts=tmp_path)
+    assert "-fork=2" in command(cfg, tmp_path / "c", [tmp_path / "s"])
+    # a -fork given after -- wins
+    cmd = command(cfg, tmp_path / "c", [tmp_path / "s"], ["-fork=3"])
+    assert [a for a in cmd if a.startswith("-fork")] == ["-fork=3"]
 
 
 # ---- the CLI ----------------------------------------------------------------------
@@ -149,7 +164,8 @@ def test_atheris_finds_a_variant_and_both_files_replay(tmp_path: Path) -> None:
     out = json.loads(p.stdout)
     assert out["engine"] == "atheris"
     assert set(out) == {"target", "variant", "engine", "mode", "seed", "elapsed_s", "execs",
-                        "execs_per_s", "canary", "interrupted", "findings"}
+                        "execs_per_s", "canary", "interrupted", "findings", "jobs",
+                        "cluster"}
     (finding,) = out["findings"]
     assert finding["class"] == "torn-value"
     repro = Path(finding["reproducer"])
@@ -163,6 +179,20 @@ def test_atheris_finds_a_variant_and_both_files_replay(tmp_path: Path) -> None:
                         "--variant=reader-no-seq-validate", f"--artifacts={tmp_path / 'again'}",
                         str(crashes[0])], capture_output=True, text=True, timeout=120)
     assert c.returncode == 77 and "torn-value" in c.stderr
+
+
+@needs_atheris
+def test_atheris_jobs_share_one_corpus_and_report_the_finding(tmp_path: Path) -> None:
+    art, corpus = tmp_path / "art", tmp_path / "corpus"
+    p = mapfuzz("fuzz", "--engine", "atheris", "--jobs", "2", "--variant",
+                "reader-no-seq-validate", "--no-canary", "--time", "90", "--artifacts", art,
+                "--corpus", corpus, "--json")
+    assert p.returncode == 1, p.stderr
+    out = json.loads(p.stdout)
+    assert out["jobs"] == 2 and out["findings"][0]["class"] == "torn-value"
+    assert "fork" in p.stderr or any(corpus.iterdir())
+    r = mapfuzz("repro", out["findings"][0]["reproducer"], "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["verdict"] == "violation"
 
 
 @needs_atheris

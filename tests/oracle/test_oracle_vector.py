@@ -4,8 +4,7 @@ The same history is checked with and without the numpy bulk step; the verdicts m
 equal in every field (status, findings with their witnesses and sentences, unknown
 keys, and the counts in ``stats``). Histories: the brute-force test's small random
 ones (linearizable and mutated), and medium/large multi-key synthetic ones with
-random mutations. Unmutated synthetic histories carry the producer's columns: there
-the bulk path is also run on columns built from ``ops``.
+random mutations.
 """
 
 from __future__ import annotations
@@ -13,6 +12,9 @@ from __future__ import annotations
 import os
 import random
 import sys
+from typing import Any
+
+import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -20,7 +22,7 @@ from test_oracle_bruteforce import SEED, build
 
 from harness.data.history import TORN, History
 from harness.data.synth import synthetic_history
-from harness.oracle import check
+from harness.oracle import check, checker, partition, vector
 from harness.oracle.checker import VECTOR_MIN_OPS, check_with
 
 N_SMALL = int(os.environ.get("MAPFUZZ_VECTOR_SMALL_N", "20000"))
@@ -28,23 +30,14 @@ N_LARGE = int(os.environ.get("MAPFUZZ_VECTOR_LARGE_N", "300"))
 
 
 def _same(h: History) -> str:
-    """Bulk path on the producer's columns (if any), bulk path on columns built from
-    ``ops``, plain path: all three verdicts equal."""
+    """Bulk path and plain path: the same verdict in every field."""
     a = check_with(h, vector=True)
     b = check_with(h, vector=False)
     assert a == b, (a, b)
-    if h.columns is not None:
-        cols, h.columns = h.columns, None
-        try:
-            c = check_with(h, vector=True)
-        finally:
-            h.columns = cols
-        assert c == b, (c, b)
     return a.status
 
 
 def _mutate(rng: random.Random, h: History, n: int) -> None:
-    h.columns = None  # the producer's columns describe the unmutated operations
     ops = h.ops
     nvals = len(h.values)
     for _ in range(n):
@@ -107,8 +100,35 @@ def test_vector_agrees_on_medium_and_large_histories() -> None:
     assert statuses.get("ok", 0) > N_LARGE // 4, statuses
 
 
-def test_big_history_takes_the_bulk_path() -> None:
+def test_big_history_takes_the_bulk_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """check() splits a big history in bulk and clears most of its keys there (what
+    the plain path then sees: only the leftovers); a small one never splits."""
+    splits: list[vector.Split | None] = []
+    leftovers: list[list[int] | None] = []
+    real_split, real_events = vector.split, checker.events_by_key
+
+    def spy_split(h: History, budget: int) -> vector.Split | None:
+        splits.append(real_split(h, budget))
+        return splits[-1]
+
+    def spy_events(h: History, only: list[int] | None = None, cols: Any = None) -> Any:
+        leftovers.append(only)
+        return real_events(h, only, cols)
+
+    monkeypatch.setattr(vector, "split", spy_split)
+    monkeypatch.setattr(partition, "split", spy_split)  # check() splits through it
+    monkeypatch.setattr(checker, "events_by_key", spy_events)
     h = synthetic_history(ops=VECTOR_MIN_OPS * 5, keys=100, threads=16, seed=5, pending=2)
     v = check(h)
     assert v.status == "ok", v
+    assert len(splits) == 1 and splits[0] is not None  # the bulk path ran and split
+    cleared = splits[0]
+    assert cleared.keys == 100 and v.stats["keys"] == 100
+    assert len(cleared.plain_ops) < len(h.ops) // 10  # most keys cleared in bulk
+    assert leftovers == [cleared.plain_ops]  # the plain path saw only the leftovers
     assert v == check_with(h, vector=False)
+    assert len(splits) == 1  # (the plain path alone does not split)
+
+    small = synthetic_history(ops=VECTOR_MIN_OPS // 2, keys=10, threads=4, seed=5)
+    check(small)
+    assert len(splits) == 1 and leftovers[-1] is None

@@ -18,7 +18,7 @@ from harness.search.engine import first_finding
 SEED = 2
 BUDGET = 3_000
 """Executions allowed per variant (controlled PCT, seed SEED); the slowest variant
-needs about 2,100 today."""
+(blob-overwrite-in-place) needs about 1,100 today with the swarm workload."""
 
 CORRECT_BUDGET = 6_000
 """Executions of the correct map that must produce no finding at all."""
@@ -34,7 +34,9 @@ EXPECTED: dict[str, set[str]] = {
     "put-fast-path-skips-lock": {"lost-write", "torn-value", "invariant", "stale-read"},
     "put-if-absent-no-recheck": {"stale-read", "invariant", "lost-write"},
     "evac-mark-before-copy": {"lost-write", "stale-read", "missing-key"},
-    "reader-absent-no-evac-recheck": {"lost-write", "stale-read"},
+    # iterate re-checks every item it emits with the same lookup, so the false
+    # absent also drops present keys from an iteration (missing-key)
+    "reader-absent-no-evac-recheck": {"lost-write", "stale-read", "missing-key"},
     "geometry-split-publish": {"lost-write", "stale-read", "missing-key", "torn-value"},
     "delete-fast-path-skips-lock": {"lost-write", "invariant", "resurrected-delete"},
     "publish-ctrl-before-value": {"resurrected-delete", "torn-value", "phantom-value"},
@@ -44,6 +46,8 @@ EXPECTED: dict[str, set[str]] = {
     "iter-no-home-filter": {"duplicate-key"},
     # count drift
     "delete-absent-decrements": {"invariant", "len-mismatch"},
+    # key identity: type twins (int 42, str "42") merged into one key
+    "key-identity-ignores-type": {"lost-write", "phantom-value", "stale-read", "missing-key"},
 }
 
 

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from harness.run import adapters
-from harness.run.execute import MF_CAP_EXACT_LEN, MF_CAP_ITERATE, MF_CAP_PUT_IF_ABSENT, execute
+from harness.run.execute import (
+    MF_CAP_EVENTS,
+    MF_CAP_EXACT_LEN,
+    MF_CAP_ITERATE,
+    MF_CAP_PUT_IF_ABSENT,
+    execute,
+)
 from harness.run.runner import Runner
 from harness.run.target import Target
 from harness.search.campaign import CampaignConfig, make_engine
@@ -32,6 +38,9 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "check-then-insert": {"lost-write", "stale-read"},
     },
 }
+
+C_ADAPTERS = sorted(n for n, s in adapters.ADAPTERS.items() if s.go_tag is None)
+"""The C and C++ adapters (the Go ones: tests/run/test_go_adapters.py)."""
 
 DETECT_SECONDS = 90.0
 """Wall-clock budget per misuse variant (stress mode with noise); typical: 1-5 s."""
@@ -64,7 +73,7 @@ def test_unknown_name_resolves_to_none() -> None:
 def test_every_adapter_is_listed_with_a_path_or_a_reason(
         built: dict[str, adapters.AdapterStatus]) -> None:
     avail = adapters.available()
-    assert set(avail) == set(adapters.ADAPTERS) == {"cds_lfht", "cuckoo"}
+    assert set(avail) == set(adapters.ADAPTERS) == {"cds_lfht", "cuckoo", "gomap", "gosyncmap"}
     for name, st in built.items():
         spec = adapters.ADAPTERS[name]
         if st.path is not None:
@@ -127,19 +136,21 @@ def test_lazy_build_into_a_fresh_cache_is_reused(
 # ------------------------------------------------------------------ the ABI tables
 
 
-@pytest.mark.parametrize("name", sorted(adapters.ADAPTERS))
+@pytest.mark.parametrize("name", C_ADAPTERS)
 def test_table_caps_and_variants(name: str, built: dict[str, adapters.AdapterStatus]) -> None:
     t = _target(built, name)
     assert t.name == name and t.abi_version == 1
     # many writers, put_if_absent and iteration alongside writers; len is exact
     # only when quiescent, so no MF_CAP_EXACT_LEN
-    assert t.caps == MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE
+    # structural events: libcuckoo exposes its table size, liburcu's lfht nothing
+    events = MF_CAP_EVENTS if name == "cuckoo" else 0
+    assert t.caps == MF_CAP_MULTI_WRITER | MF_CAP_PUT_IF_ABSENT | MF_CAP_ITERATE | events
     assert not t.caps & MF_CAP_EXACT_LEN
     assert set(t.variants) == set(EXPECTED[name])
     assert len(t.variants) >= 2
 
 
-@pytest.mark.parametrize("name", sorted(adapters.ADAPTERS))
+@pytest.mark.parametrize("name", C_ADAPTERS)
 def test_loaded_by_name_and_reloadable_by_spec(
     name: str, built: dict[str, adapters.AdapterStatus]
 ) -> None:
@@ -153,7 +164,7 @@ def test_loaded_by_name_and_reloadable_by_spec(
 # ------------------------------------------------------------------ the correct adapters
 
 
-@pytest.mark.parametrize("name", sorted(adapters.ADAPTERS))
+@pytest.mark.parametrize("name", C_ADAPTERS)
 @pytest.mark.parametrize("mode", ["controlled", "stress"])
 def test_correct_adapter_gives_no_finding(
         name: str, mode: str, built: dict[str, adapters.AdapterStatus]) -> None:
@@ -169,7 +180,7 @@ def test_correct_adapter_gives_no_finding(
                 f"false alarm on {name} ({mode}), input {item.index}: {outcome.violations}")
 
 
-@pytest.mark.parametrize("name", sorted(adapters.ADAPTERS))
+@pytest.mark.parametrize("name", C_ADAPTERS)
 def test_many_threads_and_runs_on_one_pool(
         name: str, built: dict[str, adapters.AdapterStatus]) -> None:
     """Pool threads come and go through thread_exit (RCU registration for cds_lfht),
@@ -240,6 +251,21 @@ def test_guide_example_builds_runs_clean_and_its_bug_is_found(tmp_path: Path) ->
         hit = first_finding(engine, runner, t, 2_000)
     assert hit is not None
     assert {v.cls for v in hit[1].violations} & {"torn-value", "phantom-value"}
+    # the guide's `mapfuzz run ... --variant correct` line, as written, on the finding
+    import sys
+
+    from harness.run.reproducer import Reproducer, save
+
+    item, outcome = hit
+    save(Reproducer(t.name, t.path, 1, item.spec, item.schedule, outcome.execution.trace,
+                    outcome.execution.trace_hash, outcome.violations), tmp_path / "findings")
+    line = next(ln for ln in guide.splitlines() if ln.startswith("mapfuzz run "))
+    (found,) = (tmp_path / "findings").glob("*.json")
+    argv = line.replace("/tmp/mymap-findings/*.json", str(found)).split()
+    p = subprocess.run([sys.executable, "-m", "harness", *argv[1:]], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr          # the correct map passes it
+    assert "verdict: ok" in p.stderr
 
 
 def test_unwritable_cache_is_a_message(built: dict[str, adapters.AdapterStatus],

@@ -13,8 +13,13 @@ from hypothesis import strategies as st
 
 from harness.data.plan import compile_schedule
 from harness.data.schedule import (
+    BYTES_MAX_KEYS,
+    BYTES_MAX_PREFILL,
+    MAX_KEYS,
+    MAX_PREFILL,
     MapConfig,
     Schedule,
+    ScheduleError,
     decode_bytes,
     dumps,
     encode_bytes,
@@ -88,13 +93,20 @@ def test_knobs_respected_and_valid(
     assert all(op.key < keys for t in s.threads for op in t)
     if capacity is not None:
         assert s.config.capacity == capacity
-    # the prefill inserts distinct keys, as many as the fraction of the threshold asks
-    # (capped by the 64-key budget)
+    # the prefill inserts distinct keys, exactly as many as the fraction of the
+    # threshold asks, unless the key budget leaves too few filler keys
     pkeys = [op.key for op in s.prefill]
     assert len(pkeys) == len(set(pkeys))
-    assert len(pkeys) <= int(fraction * growth_threshold(s.config.capacity))
-    # every generated schedule fits the byte form and the JSON form
-    assert decode_bytes(encode_bytes(s), s.config) == s
+    asked = min(int(fraction * growth_threshold(s.config.capacity)), MAX_PREFILL)
+    contended_in_prefill = sum(k < keys for k in pkeys)
+    assert len(pkeys) == min(asked, contended_in_prefill + MAX_KEYS - keys)
+    assert len(s.keys) == keys + len(pkeys) - contended_in_prefill  # the rest: filler
+    # every generated schedule fits the JSON form, and the byte form within its limits
+    if len(s.keys) <= BYTES_MAX_KEYS and len(s.prefill) <= BYTES_MAX_PREFILL:
+        assert decode_bytes(encode_bytes(s), s.config) == s
+    else:
+        with pytest.raises(ScheduleError, match="byte form holds at most"):
+            encode_bytes(s)
     assert loads(dumps(s)) == s
     assert from_json(json.loads(dumps(s))) == s
     compile_schedule(s, ())
@@ -186,7 +198,7 @@ def test_collide_hook() -> None:
         (GenConfig(threads=0), "threads = 0"),
         (GenConfig(threads=17), "threads = 17"),
         (GenConfig(ops_per_thread=300), "ops_per_thread = 300"),
-        (GenConfig(keys=65), "keys = 65"),
+        (GenConfig(keys=321), "keys = 321"),
         (GenConfig(op_weights={"frob": 1}), "op_weights: unknown frob"),
         (GenConfig(value_types={"int": 0}), "value_types: weights"),
         (GenConfig(max_bytes_size=300), "max_bytes_size = 300"),
@@ -225,3 +237,42 @@ def test_standard_json_committed() -> None:
 def test_standard_round_trips() -> None:
     s: Schedule = standard_schedule()
     assert decode_bytes(encode_bytes(s), s.config) == s
+
+
+# ---- swarm shapes ------------------------------------------------------------------
+
+
+def test_swarm_draws_shapes_deterministically_and_keeps_pins() -> None:
+    cfg = GenConfig(swarm=True, threads=5, capacity=16, pinned=frozenset({"threads", "capacity"}))
+    a = [generate(random.Random(s), cfg) for s in range(60)]
+    assert a == [generate(random.Random(s), cfg) for s in range(60)]
+    assert all(len(s.threads) == 5 and s.config.capacity == 16 for s in a)
+    free = [generate(random.Random(s), GenConfig(swarm=True)) for s in range(300)]
+    assert {len(s.threads) for s in free} >= {2, 3, 4}
+    assert {s.config.capacity for s in free} & {0} and max(s.config.capacity for s in free) > 64
+    prefills = [len(s.prefill) for s in free]
+    assert min(prefills) == 0 and max(prefills) > 1000      # log scale up to ~2,000
+    assert sum(p > 64 for p in prefills) > 20
+    assert len({len(s.keys) for s in free}) > 50
+
+
+def test_pinned_ops_and_keys_hold_exactly() -> None:
+    cfg = GenConfig(swarm=True, ops_per_thread=5, keys=3,
+                    pinned=frozenset({"ops_per_thread", "keys"}))
+    for seed in range(100):
+        s = generate(random.Random(seed), cfg)
+        assert all(len(t) == 5 for t in s.threads)
+        assert all(op.key < 3 for t in s.threads for op in t)
+
+
+def test_fresh_keys_are_each_inserted_once_by_some_thread() -> None:
+    s = generate(random.Random(3), GenConfig(keys=4, prefill_keys=50, fresh_keys=40))
+    fresh = range(len(s.keys) - 40, len(s.keys))
+    writes = [op.key for t in s.threads for op in t if op.key in fresh]
+    assert sorted(writes) == list(fresh)
+    assert not {op.key for op in s.prefill} & set(fresh)
+
+
+def test_pinning_an_unknown_knob_is_refused() -> None:
+    with pytest.raises(ValueError, match="pinned: unknown frob"):
+        GenConfig(swarm=True, pinned=frozenset({"frob"})).check()

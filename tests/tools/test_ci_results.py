@@ -8,6 +8,7 @@ for where it comes from).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,9 @@ def test_fuzz_without_finding_writes_a_passing_campaign(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     (suite,) = JUnitXml.fromfile(str(out / "fuzz.xml"))
     (case,) = list(suite)
-    assert case.is_passed and case.name == "campaign: 50 executions"
+    # --execs is an input budget (the engine's feedback may skip inputs): at most 50 ran
+    m = re.fullmatch(r"campaign: ([0-9,]+) executions?", case.name)
+    assert case.is_passed and m and 0 < int(m[1].replace(",", "")) <= 50, case.name
     assert valid_sarif(json.loads((out / "fuzz.sarif").read_text()))["runs"][0]["results"] == []
     assert (out / "summary.md").read_text().startswith("## mapfuzz: no finding\n")
 

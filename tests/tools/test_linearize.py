@@ -4,6 +4,7 @@ a refused operation and why. The history's JSON form round-trips exactly."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +23,22 @@ REGISTER = ("lost-write", "stale-read")
 """Classes that are per-key linearizability failures of gets, puts and deletes."""
 
 
+@pytest.fixture(scope="module")
+def runs() -> Iterator[Callable[[str], LocalRuns]]:
+    """Candidate runs in this process, one per target the reproducers name (the
+    regression corpus holds evacmap's and syncmap's)."""
+    by_target: dict[str, LocalRuns] = {}
+
+    def on(target: str) -> LocalRuns:
+        if target not in by_target:
+            by_target[target] = LocalRuns(target)
+        return by_target[target]
+
+    yield on
+    for r in by_target.values():
+        r.close()
+
+
 def reproducer(path: Path) -> Reproducer:
     r = load_input(path).reproducer
     assert r is not None
@@ -31,9 +48,11 @@ def reproducer(path: Path) -> Reproducer:
 @pytest.mark.parametrize("path", [p for p in REGRESSIONS
                                   if p.name.split("--")[1].startswith(REGISTER)],
                          ids=lambda p: p.name.split("--")[0])
-def test_register_violations_stop_the_attempt(path: Path, local: LocalRuns) -> None:
+def test_register_violations_stop_the_attempt(
+    path: Path, runs: Callable[[str], LocalRuns]
+) -> None:
     r = reproducer(path)
-    (a,) = local.attempts(r.schedule, [r.replay_spec()])
+    (a,) = runs(r.target_spec).attempts(r.schedule, [r.replay_spec()])
     assert a.outcome is not None
     v = next(v for v in a.violations if v.cls in REGISTER)
     assert v.key is not None
@@ -44,10 +63,12 @@ def test_register_violations_stop_the_attempt(path: Path, local: LocalRuns) -> N
 
 
 @pytest.mark.parametrize("path", REGRESSIONS[:6], ids=lambda p: p.name.split("--")[0])
-def test_correct_map_histories_linearize_on_every_key(path: Path, local: LocalRuns) -> None:
+def test_correct_map_histories_linearize_on_every_key(
+    path: Path, runs: Callable[[str], LocalRuns]
+) -> None:
     r = reproducer(path)
     correct = replace(r.schedule, config=replace(r.schedule.config, variant=None))
-    (a,) = local.attempts(correct, [r.replay_spec()])
+    (a,) = runs(r.target_spec).attempts(correct, [r.replay_spec()])
     assert a.outcome is not None and check(a.outcome.history).status == "ok"
     h = a.outcome.history
     for key in h.keys:

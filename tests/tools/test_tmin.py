@@ -17,7 +17,7 @@ from harness.run.execute import RunSpec
 from harness.run.reproducer import Reproducer, save, to_json_obj
 from harness.run.worker import Attempt
 from harness.search.generate import growth_threshold
-from harness.tools.candidates import Case, LocalRuns, Signature, signature_of
+from harness.tools.candidates import Case, LocalRuns, PoolRuns, Signature, signature_of
 from harness.tools.tmin import (
     StressPolicy,
     TminError,
@@ -143,6 +143,20 @@ def test_growth_witness_shrinks_into_a_tiny_first_table(local: LocalRuns) -> Non
     assert res.signature.matches(again.violations, res.after)
     twice = minimise(r, local, seconds=None)
     assert to_json_obj(twice.reproducer) == to_json_obj(res.reproducer)
+
+
+def test_tmin_on_two_workers_gives_the_same_file(local: LocalRuns) -> None:
+    """--jobs: the tiny-table pass searches schedules on two worker processes at once;
+    the result is the one worker's, byte for byte."""
+    r = controlled_finding("evac-mark-before-copy")
+    pool = PoolRuns("evacmap", 2)
+    try:
+        two = minimise(r, pool, seconds=None)
+    finally:
+        pool.close()
+    one = minimise(r, local, seconds=None)
+    assert two.accepted.get("tiny table", 0) >= 1
+    assert to_json_obj(two.reproducer) == to_json_obj(one.reproducer)
 
 
 def test_merge_candidates_move_a_threads_ops_into_its_neighbour() -> None:

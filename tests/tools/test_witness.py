@@ -10,7 +10,7 @@ from harness.oracle import Violation
 from harness.run.execute import RunSpec
 from harness.run.reproducer import Reproducer
 from harness.search.schedule_search import search_specs
-from harness.tools.candidates import LocalRuns
+from harness.tools.candidates import LocalRuns, PoolRuns
 from harness.tools.witness import find_witness
 from tests.fixtures.findings import seeded_finding
 
@@ -44,6 +44,22 @@ def test_witness_found_replays_the_same_class(variant: str, local: LocalRuns) ->
     assert replay.outcome.execution.trace_hash == w.trace_hash
     again = find_witness(r, local, budget=1000)
     assert again.attempts == res.attempts and again.reproducer == w
+
+
+def test_witness_search_on_two_workers_finds_the_same_witness(local: LocalRuns) -> None:
+    r = as_stress_finding("evac-mark-before-copy")
+    pool = PoolRuns("evacmap", 2)
+    try:
+        two = find_witness(r, pool, budget=1000)
+        # the pool hands back the attempts of one call in spec order
+        specs = list(search_specs(7))
+        got = pool.attempts(r.schedule, specs)
+        want = local.attempts(r.schedule, specs)
+        assert [a.violations for a in got] == [a.violations for a in want]
+    finally:
+        pool.close()
+    one = find_witness(r, local, budget=1000)
+    assert two.attempts == one.attempts and two.reproducer == one.reproducer
 
 
 def test_no_witness_within_the_budget(local: LocalRuns) -> None:

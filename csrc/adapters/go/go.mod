@@ -1,0 +1,3 @@
+module mapfuzz/goadapters
+
+go 1.19
