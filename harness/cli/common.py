@@ -25,7 +25,7 @@ from harness.run.execute import RunSpec
 from harness.run.inputs import InputError, LoadedInput, load_input
 from harness.run.reproducer import Saved, output_dir_problem
 from harness.run.target import Target
-from harness.run.trust import check_named_targets
+from harness.run.trust import check_named_targets, replay_command
 from harness.run.worker import Attempt, Worker, WorkerError
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -126,7 +126,7 @@ def check_out_dir(path: Path, flag: str) -> None:
         fail(f"{flag} {path}: {problem}; pass a writable directory with {flag} DIR")
 
 
-def print_saved(saved: Saved) -> None:
+def print_saved(saved: Saved, target: str | None = None) -> None:
     """Where a finding's reproducer went; a failed write says why and where it went
     instead, or prints the reproducer itself when no directory could take it."""
     if saved.problem:
@@ -136,8 +136,8 @@ def print_saved(saved: Saved) -> None:
         err.print(saved.text, markup=False)
         return
     instead = " instead" if saved.problem else ""
-    err.print(f"written to {saved.path}{instead}\nreplay with: mapfuzz repro {saved.path}",
-              markup=False)
+    err.print(f"written to {saved.path}{instead}\n"
+              f"replay with: {replay_command(saved.path, target)}", markup=False)
 
 
 def exit_saved(saved: Saved | None, code: int) -> NoReturn:

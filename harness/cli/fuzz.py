@@ -164,7 +164,7 @@ def finding_text(report: Report) -> str:
     else:
         instead = " instead" if report.write_problem else ""
         lines.append(f"  written to {escape(str(report.reproducer))}{instead}")
-        lines.append(f"  replay with: mapfuzz repro {escape(str(report.reproducer))}")
+        lines.append(f"  replay with: {escape(report.replay)}")
     return "\n".join(lines)
 
 

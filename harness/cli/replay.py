@@ -137,7 +137,7 @@ def run(
         err.print(f"verdict: {verdict}" + (f"  (trace {trace_hash})" if trace_hash else ""))
         print_violations(attempt.violations)
         if saved:
-            print_saved(saved)
+            print_saved(saved, target_spec)
     exit_saved(saved, EXIT_FINDING if attempt.violations else EXIT_OK)
 
 
@@ -385,7 +385,7 @@ def _repro_raw(
         )
         if hits and saved:
             print_violations(hits[0].violations)
-            print_saved(saved)
+            print_saved(saved, target.spec)
     exit_saved(saved, EXIT_FINDING if hits else EXIT_OK)
 
 
@@ -436,7 +436,7 @@ def _to_controlled(
             f"({w.spec.strategy}, seed {w.spec.seed})"
         )
         print_violations(w.violations)
-        print_saved(saved)
+        print_saved(saved, w.target_spec)
     exit_saved(saved, EXIT_FINDING if w is not None else EXIT_OK)
 
 

@@ -201,7 +201,7 @@ def tmin(
         )
         if res.reproduction_rate is not None:
             err.print(f"reproduction rate: {res.reproduction_rate:.0%} of stress runs")
-        print_saved(saved)
+        print_saved(saved, res.reproducer.target_spec)
     exit_saved(saved, EXIT_OK)
 
 

@@ -45,6 +45,16 @@ def needs_confirmation(spec: str, confirmed: Iterable[str] = ()) -> bool:
     return not any(_inside(real, root) for root in trusted_roots())
 
 
+def replay_command(reproducer: Path | str, target: str | None = None) -> str:
+    """The command that replays a reproducer written for ``target`` (its spec): with
+    ``--target`` when the library lies outside the trusted roots, since repro would
+    otherwise ask for that confirmation."""
+    cmd = f"mapfuzz repro {reproducer}"
+    if target is not None and needs_confirmation(target):
+        cmd += f" --target {target}"
+    return cmd
+
+
 def confirmation_hint(file: Path, spec: str, command: str) -> str:
     return (f"{file} names the target library {spec}, outside this project and mapfuzz's "
             f"cache; mapfuzz loads a library only when you confirm it: mapfuzz {command} "

@@ -234,6 +234,7 @@ class _Books:
                 explanation=v.explanation, mode=finding.spec.mode, target=self.target.name,
                 index=finding.index, signature=sig, write_problem=saved.problem,
                 reproducer_text=saved.text if saved.path is None else "",
+                target_spec=self.target.spec,
             )
             self.by_signature[sig] = report
             self.result.findings.append(report)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.run.trust import replay_command
 from harness.run.worker import Finding
 from harness.search.generate import GenConfig, key_role
 
@@ -76,13 +77,16 @@ class Report:
     signature: FindingSignature | None = None
     write_problem: str | None = None
     reproducer_text: str = ""
+    target_spec: str | None = None
+    """The target as given (a name or a library path): ``replay`` confirms a library
+    outside the trusted roots with --target."""
 
     @property
     def replay(self) -> str:
         if self.reproducer is None:
             return "save the reproducer printed with the finding as FILE.json, then: " \
                 "mapfuzz repro FILE.json"
-        return f"mapfuzz repro {self.reproducer}"
+        return replay_command(self.reproducer, self.target_spec)
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.data.schedule import Schedule
 from harness.run.execute import Outcome, RunSpec
 from harness.run.reproducer import Reproducer
+from harness.run.trust import replay_command
 from harness.run.worker import Attempt, Worker
 from harness.tools.candidates import WorkerRuns
 from harness.tools.ci_results import FindingRecord
@@ -76,7 +77,8 @@ def finding_record(
         cls=r.main_class,
         key=v.key if v else None,
         explanation=v.explanation if v else "no violation recorded",
-        replay=f"mapfuzz repro {path}" if path is not None else "(no reproducer file)",
+        replay=replay_command(path, r.target_spec) if path is not None
+        else "(no reproducer file)",
         reproducer=path,
         mode=r.spec.mode,
         target=r.target_name,

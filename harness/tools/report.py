@@ -34,7 +34,7 @@ from harness.run.execute import RunSpec
 from harness.run.inputs import InputError, load_input
 from harness.run.reproducer import Reproducer
 from harness.run.runner import Event
-from harness.run.trust import check_named_targets
+from harness.run.trust import check_named_targets, replay_command
 from harness.run.worker import WorkerError
 from harness.tools.explain import (
     Fold,
@@ -176,7 +176,7 @@ def finding_view(path: Path, r: Reproducer, pool: WorkerPool, anchor: str) -> di
         "anchor": anchor, "file": str(path), "cls": r.main_class,
         "key": main.key if main else None,
         "explanation": main.explanation if main else "no violation recorded",
-        "replay": f"mapfuzz repro {path}", "mode": r.spec.mode, "target": r.target_name,
+        "replay": replay_command(path, r.target_spec), "mode": r.spec.mode, "target": r.target_name,
         "variant": r.schedule.config.variant, "source": source,
         "threads": len(r.schedule.threads), "timeline": None, "witnesses": [],
         "lin": None, "segments": [], "events": len(events),

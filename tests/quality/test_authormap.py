@@ -10,6 +10,7 @@ the earliest) while the threads run: schedules are capped at 64 keys, so it take
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -95,8 +96,13 @@ def test_cli_finding_replays_and_explain_names_file_and_line(
     assert found, res.stdout
     repro = found[0]
     assert json.loads(repro.read_text())["mode"] == "controlled"
-    again = mapfuzz("repro", str(repro))
+    # the library lies outside the working directory: the printed replay command
+    # confirms it with --target, and runs as printed
+    (finding,) = json.loads(res.stdout)["findings"]
+    replay = shlex.split(finding["replay"])
+    assert replay == ["mapfuzz", "repro", str(repro), "--target", authormap.path]
+    again = mapfuzz(*replay[1:])
     assert again.returncode == 1, again.stderr
     assert "differs" not in again.stderr
-    shown = mapfuzz("explain", str(repro))
+    shown = mapfuzz("explain", str(repro), "--target", authormap.path)
     assert "authormap.c:" in shown.stdout + shown.stderr
