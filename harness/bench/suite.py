@@ -15,7 +15,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -297,9 +297,16 @@ SECTIONS: tuple[tuple[str, str, Callable[[bool, Log], Any]], ...] = (
 """(results key, progress label, measurement), in the order they run."""
 
 
-def run_bench(quick: bool = False, log: Log = None) -> dict[str, Any]:
+SECTION_NAMES = tuple(key for key, _, _ in SECTIONS)
+
+
+def run_bench(quick: bool = False, log: Log = None,
+              only: Collection[str] = ()) -> dict[str, Any]:
+    """Every section's results (``only``: just those sections, by SECTION_NAMES)."""
     results: dict[str, Any] = {"machine": machine_facts(), "quick": quick}
     for key, label, measure in SECTIONS:
+        if only and key not in only:
+            continue
         if log:
             log(f"{label} ...")
         results[key] = measure(quick, log)
@@ -319,26 +326,31 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"Measured by `mapfuzz bench{' --quick' if results['quick'] else ''}` on {m['date']}: "
         f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['platform']}.",
         "All figures are medians of repeated runs taken side by side in one run.",
-        "",
-        "## Detection of the seeded evacmap bugs",
-        "",
-        "| variant | mode | strategy | found (seeds) | median s to first finding | median execs |",
-        "|---|---|---|---|---|---|",
     ]
-    for r in results["detection"]:
-        lines.append(
-            f"| {r['variant']} | {r['mode']} | {r['strategy']} | {r['found']}/{r['seeds']} "
-            f"| {r['median_s']} | {r['median_execs']} |"
-        )
-    lines += [
-        "",
-        "## Throughput (corpus/standard.json: 3 threads x 16 ops, growth during the run)",
-        "",
-        "| measure | value |",
-        "|---|---|",
-    ]
-    for k, v in results["throughput"].items():
-        lines.append(f"| {k} | {v} |")
+    if "detection" in results:
+        lines += [
+            "",
+            "## Detection of the seeded evacmap bugs",
+            "",
+            "| variant | mode | strategy | found (seeds) | median s to first finding "
+            "| median execs |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in results["detection"]:
+            lines.append(
+                f"| {r['variant']} | {r['mode']} | {r['strategy']} | {r['found']}/{r['seeds']} "
+                f"| {r['median_s']} | {r['median_execs']} |"
+            )
+    if "throughput" in results:
+        lines += [
+            "",
+            "## Throughput (corpus/standard.json: 3 threads x 16 ops, growth during the run)",
+            "",
+            "| measure | value |",
+            "|---|---|",
+        ]
+        for k, v in results["throughput"].items():
+            lines.append(f"| {k} | {v} |")
     maps = results.get("maps")
     if maps and "ops_per_s" not in maps:
         lines += ["", "## The maps side by side", "",
@@ -371,14 +383,15 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += designs_markdown(results)
     lines += tools_markdown(results)
     lines += cc_markdown(results)
-    lines += [
-        "",
-        "## Oracle (check time, history construction excluded)",
-        "",
-        "| history | median s | verdict |",
-        "|---|---|---|",
-    ]
-    for k, v in results["oracle"].items():
-        lines.append(f"| {k} | {v['median_s']} | {v['verdict']} |")
+    if "oracle" in results:
+        lines += [
+            "",
+            "## Oracle (check time, history construction excluded)",
+            "",
+            "| history | median s | verdict |",
+            "|---|---|---|",
+        ]
+        for k, v in results["oracle"].items():
+            lines.append(f"| {k} | {v['median_s']} | {v['verdict']} |")
     lines += scaling_markdown(results)
     return "\n".join(lines) + "\n"

@@ -80,20 +80,27 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
     "it goes to stdout",
 )
 @click.option("--force", is_flag=True, help="replace an existing -o file")
-def bench(quick: bool, json_mode: bool, output: Path | None, force: bool) -> None:
+@click.option("--section", "sections", multiple=True, metavar="NAME",
+              help="measure only this section (repeatable): throughput, oracle, maps, "
+              "designs, detection, tmin, witness, cc, scaling; default: all of them")
+def bench(quick: bool, json_mode: bool, output: Path | None, force: bool,
+          sections: tuple[str, ...]) -> None:
     """Measure detection of every seeded bug, throughput, oracle speed, the designs side
     by side (evacmap, syncmap, rwmap, Go's maps), tmin and the stress-to-controlled
     witness search; print the Markdown report, or write it to -o."""
-    from harness.bench.suite import render_markdown, run_bench
+    from harness.bench.suite import SECTION_NAMES, render_markdown, run_bench
     from harness.run.reproducer import output_dir_problem
 
+    unknown = [s for s in sections if s not in SECTION_NAMES]
+    if unknown:
+        fail(f"--section {unknown[0]}: no such section; choose from {', '.join(SECTION_NAMES)}")
     if output is not None:
         if output.exists() and not force:
             fail(f"-o {output} exists; pass --force to replace it, or another -o")
         problem = output_dir_problem(output.parent)
         if problem:
             fail(f"-o {output}: {problem}")
-    results = run_bench(quick=quick, log=None if json_mode else err.print)
+    results = run_bench(quick=quick, log=None if json_mode else err.print, only=sections)
     text = render_markdown(results)
     if output is not None:
         try:
