@@ -80,7 +80,7 @@ def test_correct_map_gives_no_finding(authormap: Target, runner: Runner) -> None
     assert hit is None, f"false alarm on the correct map: input {hit[0].index}: {hit[1].violations}"
 
 
-def test_cli_finding_replays_and_explain_names_file_and_line(
+def test_cli_finding_replays_minimises_and_explain_names_file_and_line(
     authormap: Target, tmp_path: Path
 ) -> None:
     def mapfuzz(*args: str) -> subprocess.CompletedProcess[str]:
@@ -106,3 +106,12 @@ def test_cli_finding_replays_and_explain_names_file_and_line(
     assert "differs" not in again.stderr
     shown = mapfuzz("explain", str(repro), "--target", authormap.path)
     assert "authormap.c:" in shown.stdout + shown.stderr
+    # it minimises: tmin writes a smaller reproducer of the same class, which replays
+    small = tmp_path / "small.json"
+    shrunk = mapfuzz("tmin", str(repro), "-o", str(small), "--target", authormap.path,
+                     "--time", "60", "--json")
+    assert shrunk.returncode == 0, shrunk.stderr
+    sizes = json.loads(shrunk.stdout)
+    assert sizes["class"] == json.loads(repro.read_text())["verdict"]["violations"][0]["class"]
+    assert sizes["after"]["ops"] <= sizes["before"]["ops"]
+    assert mapfuzz("repro", str(small), "--target", authormap.path).returncode == 1
