@@ -10,7 +10,7 @@ import click
 # check-history's module registers at once; the others when a command of theirs is asked
 # for (harness.cli.common._Commands), so that check-history starts quickly
 from harness.cli import history  # noqa: F401
-from harness.cli.common import EXIT_INTERNAL, EXIT_USAGE, cli, err
+from harness.cli.common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, cli, err
 
 __all__ = ["cli", "main"]
 
@@ -20,7 +20,7 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
@@ -28,7 +28,7 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         err.print_exception()
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", markup=True)
