@@ -104,7 +104,8 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
                       "cluster_vs_jobs_2": 0.95},
             "first_finding": [{"variant": "v1", "jobs_1_median_s": 1.0, "jobs_2_median_s": 0.6,
                                "jobs_1_execs": [10], "jobs_2_execs": [10]}],
-            "check_history": {"h": {"whole_command_s": 0.5, "peak_rss_mb": 90,
+            "check_history": {"h": {"whole_command_s": 0.5, "whole_command_cpu_s": 0.4,
+                                    "peak_rss_mb": 90,
                                     "check_s": 0.01, "verdict": "ok",
                                     "porcupine_recorded_s": 0.068,
                                     "porcupine_over_check": 6.8}},
@@ -124,7 +125,7 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
     assert "Witnessed: 1 of 1 (100%), 1 of them on the stress finding's own key" in text
     assert "| jobs 2 | 1,900 | 1.9x |" in text and "0.95x the rate of `--jobs 2`" in text
     assert "| v1 | 1.0 | 0.6 | [10] |" in text
-    assert "| h | 0.5 | 90 | 0.01 | ok | 0.068 (recorded) | 6.8 |" in text
+    assert "| h | 0.5 | 0.4 | 90 | 0.01 | ok | 0.068 (recorded) | 6.8 |" in text
 
 
 def test_check_history_benchmark_runs_the_command_on_each_row(
@@ -135,6 +136,25 @@ def test_check_history_benchmark_runs_the_command_on_each_row(
     row = out["tiny"]
     assert row["verdict"] == "ok" and row["whole_command_s"] > row["check_s"] > 0
     assert row["peak_rss_mb"] > 10 and row["porcupine_recorded_s"] is None
+    assert row["whole_command_cpu_s"] > 0 and "baseline_whole_command_s" not in row
+
+
+def test_check_history_benchmark_runs_a_baseline_tree_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scaling, "ROWS", {"tiny": {"ops": 300, "threads": 4, "keys": 2}})
+    root = Path(scaling.__file__).resolve().parents[2]  # this tree, as its own baseline
+    monkeypatch.setenv("MAPFUZZ_BASELINE", str(root))
+    row = scaling.bench_check_history(False, None, tmp_path)["tiny"]
+    assert row["verdict"] == row["baseline_verdict"] == "ok"
+    assert row["baseline_whole_command_s"] > row["baseline_check_s"] > 0
+    assert row["baseline_peak_rss_mb"] > 10
+    text = "\n".join(scaling.scaling_markdown({"scaling": {
+        "rates": {"seconds_each": 1.0, "rounds": 1, "execs_per_s": {"jobs_1": 1},
+                  "vs_jobs_1": {"jobs_1": 1.0}},
+        "first_finding": [], "check_history": {"tiny": row}}}))
+    assert "baseline whole s" in text
+    assert f"| {row['baseline_whole_command_s']} | {row['baseline_whole_command_cpu_s']} |" in text
 
 
 def test_tmin_benchmark_measures_and_replays_a_real_minimisation() -> None:
