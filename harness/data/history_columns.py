@@ -124,10 +124,9 @@ def _scan(fh: BinaryIO) -> int:
         ascii_ = block.isascii()
         if ascii_ and any(b in block for b in _OTHER_BREAKS[:5]):
             raise _Reject
-        if not ascii_:
-            joined = tail + block
-            if any(b in joined for b in _OTHER_BREAKS):
-                raise _Reject
+        if not ascii_ and any(b in tail + block for b in _OTHER_BREAKS):
+            raise _Reject
+        if not ascii_ or utf8.getstate()[0]:  # (a sequence cut at the block before)
             try:
                 utf8.decode(block)
             except UnicodeDecodeError:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from pathlib import Path
@@ -221,6 +222,18 @@ def test_refused_bytes(tmp_path: Path) -> None:
     _refused(tmp_path, b"\xef\xbb\xbf" + (GOOD + "\n").encode())  # a BOM
     _refused(tmp_path, (GOOD + "\n").encode() + b'{"key": "\xff"}\n')  # not UTF-8
     _refused(tmp_path, "\n".join([GOOD, "   ", json.dumps(OPS[1])]))  # a blank line
+
+
+def test_utf8_is_checked_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sequence's first byte ends a block, an ASCII block follows, a continuation
+    byte opens the next: not UTF-8 (Arrow does not check). A sequence cut by a block
+    boundary alone is fine."""
+    monkeypatch.setattr(history_columns, "BLOCK_BYTES", 64)
+    bad = b"a" * 63 + b"\xc3" + b"b" * 64 + b"\xa9\n"
+    with pytest.raises(history_columns._Reject):
+        history_columns._scan(io.BytesIO(bad))
+    good = b"a" * 63 + b"\xc3\xa9" + b"b" * 64 + b"\n" + b"c\n"
+    assert history_columns._scan(io.BytesIO(good)) == 2
 
 
 def test_a_line_longer_than_a_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
