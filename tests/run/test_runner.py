@@ -264,6 +264,28 @@ def test_stuck_thread_breaks_and_replaces_runner(tinymap: Target) -> None:
         assert res.broken and b"broken" in ffi.string(res.message)
 
 
+@pytest.mark.parametrize(("replay", "main_state"), [
+    ([0, 0], "running"),        # main plays thread 0, which sleeps in the target
+    ([0, 1, 1, 0], "parked"),   # main plays thread 1, parked while thread 0 sleeps
+    ([0, 1], "done"),           # main plays thread 1 to its end, then thread 0 sleeps
+])
+def test_stuck_thread_breaks_the_runner_whatever_main_does(
+        tinymap: Target, replay: list[int], main_state: str) -> None:
+    """Main plays the run's first thread (runner.c, "Main plays"). Whether the thread
+    stuck in the target is main's own (the watchdog thread's signal takes main out),
+    or a pool thread while main is parked or waiting for the end, the run ends as a
+    hang within the timeout and the grace period, and the runner is replaced."""
+    plan = spin_plan(tinymap.variant_index("stuck"))
+    with Runner(tinymap, max_threads=2) as r:
+        old = r._r
+        e = r.run(plan, replay=replay, timeout_ms=100)
+        assert e.status == "hang" and "watchdog fired after 100 ms" in e.message, main_state
+        assert "create a new one" in e.message
+        assert list(e.trace[:2]) == replay[:2]  # the thread main played
+        assert r._r != old
+        assert r.run(standard_plan(nthreads=2)).status == "ok"
+
+
 def test_closed_runner(tinymap: Target) -> None:
     r = Runner(tinymap, max_threads=2)
     r.close()
