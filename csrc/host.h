@@ -4,15 +4,18 @@
  *   pool thread  one of the runner's persistent pthreads (struct mf_slot); thread i
  *                of a plan runs on slot i.
  *   main         the thread that called mf_runner_run: it runs prefill and the post
- *                phase and waits for the parallel phase.
+ *                phase; in controlled mode it plays the parallel phase's first thread
+ *                itself (its slot's gow/thr name main: runner.c "Main plays"), then
+ *                waits for the phase's end.
  *   event        a schedule point passed in the parallel phase: host->point (kind 0),
  *                host->blocked (1), an op's call (2) or return (3). Every event is
  *                one step.
  *   decision     (step, thread): from event number `step` on, `thread` runs.
  *
  * Controlled mode invariants
- *   C1: at most one pool thread runs target code at a time (the "running" thread);
- *       every other one is parked in wait_word() on its `go` word, idle, or done.
+ *   C1: at most one thread of the run (a pool thread, or main playing a slot) runs
+ *       target code at a time (the "running" thread); every other one is parked
+ *       in wait_word() on its slot's hand-off word (`gow`), idle, or done.
  *   C2: only the running thread reads or writes the scheduler state (struct
  *       mf_sched, the events, coverage, the trace); ownership moves with the `go`
  *       hand-off, whose release/acquire pair orders those plain accesses.
