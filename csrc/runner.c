@@ -35,7 +35,8 @@
  *   The watchdog costs a run nothing while deadlines only grow: main stores the
  *   deadline and the run id and posts the watchdog only when the new deadline is
  *   earlier than the one it sleeps toward (or it sleeps for good: no run armed).
- * MAPFUZZ_MAIN_PLAYS=0 turns this off (main posts the first thread and sleeps).
+ * MAPFUZZ_MAIN_PLAYS=0 turns this off (main posts the first thread and sleeps), as
+ * do a rescue signal taken by the process or blocked in the calling thread.
  *
  * Memory. Records, the arena, events, the trace and per-thread arenas grow as
  * needed and are reused across runs: a steady-state run allocates nothing. In the
@@ -364,7 +365,9 @@ static void rescue_handler(int sig)
         uint64_t run = mp_ctx.run;
         /* Relaxed: the watchdog's stores precede its tgkill, which is a kernel call
          * in its thread; the signal's delivery follows it. A stale value names an
-         * older run and is ignored. */
+         * older run and is ignored. `running` names main only while main runs its
+         * slot, or right after a hand-off back to it that raced with the signal:
+         * then too main leaves, and the run ends as a hang with the runner replaced. */
         if (atomic_load_explicit(&r->stuck_run, memory_order_relaxed) == run &&
             atomic_load_explicit(&r->running, memory_order_relaxed) == mp_ctx.me) {
             mp_ctx.rescued = 1;
@@ -472,6 +475,20 @@ static int wd_start(mf_runner *r)
         return -1;
     r->wd_started = 1;
     return 0;
+}
+
+/* The rescue signal reaches this thread (it is not blocked here). Checked once per
+ * thread (a sigprocmask call per run would cost more than a hand-off saves): a
+ * thread that blocks it later would leave a stuck slot of its own unrescued. */
+static int main_can_play(void)
+{
+    static __thread int ok;       /* 0 unknown, 1 yes, -1 no */
+    if (!ok) {
+        sigset_t cur;
+        ok = pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && !sigismember(&cur, rescue_sig)
+             ? 1 : -1;
+    }
+    return ok > 0;
 }
 
 static void run_job(mf_slot *const me);
@@ -891,7 +908,7 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
         }
         if (r->main_plays && wd_start(r))
             r->main_plays = 0;   /* no watchdog thread: main sleeps as before */
-        if (r->main_plays) {
+        if (r->main_plays && main_can_play()) {
             mf_slot *me = &r->slots[first];
             r->main_slot = first;
             r->main_thr = pthread_self();

@@ -286,6 +286,31 @@ def test_stuck_thread_breaks_the_runner_whatever_main_does(
         assert r.run(standard_plan(nthreads=2)).status == "ok"
 
 
+def test_a_thread_blocking_the_rescue_signal_hands_every_thread_to_the_pool(
+        tinymap: Target) -> None:
+    """Main plays a thread only where the watchdog's signal can reach it: from a
+    thread that blocks the signal (runner.c uses SIGRTMIN+6), the stuck thread 0 runs
+    on a pool thread, and the run still ends as a hang with the runner replaced."""
+    import signal
+    import threading
+
+    plan = spin_plan(tinymap.variant_index("stuck"))
+    got: list[Execution] = []
+
+    def blocked() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGRTMIN + 6})
+        with Runner(tinymap, max_threads=2) as r:
+            got.append(r.run(plan, replay=[0, 0], timeout_ms=100))
+            got.append(r.run(standard_plan(nthreads=2)))
+
+    t = threading.Thread(target=blocked, daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "the run never returned: main played the stuck thread unrescued"
+    assert got[0].status == "hang" and "create a new one" in got[0].message
+    assert got[1].status == "ok"
+
+
 def test_closed_runner(tinymap: Target) -> None:
     r = Runner(tinymap, max_threads=2)
     r.close()
