@@ -522,26 +522,9 @@ void mf_sched_begin(mf_runner *r)
     sched_restop(s);
 }
 
-/* Main, playing slot `me`, parks until control comes back. Main is its own
- * watchdog here: at the run's deadline it raises the hang (the running thread
- * unwinds at its next host call and releases everyone, main included, C3); when
- * nobody posts main within the grace period, the running thread is stuck in the
- * target: the runner is broken, and main leaves its part (it is inside a host
- * call, so no target frame is skipped). */
-static void main_park(mf_runner *r, mf_slot *me)
-{
-    if (mf_wait_until(&r->main_go, r->spin, r->deadline_ns) == 0)
-        return;
-    mf_raise_watchdog(r);
-    if (mf_wait_until(&r->main_go, 0, mf_now_ns() + MF_GRACE_MS * 1000000ull) == 0)
-        return;
-    r->broken = 1;
-    longjmp(me->jb, 1);
-}
-
 /* The watchdog's hang: the flag (CAS, first cause wins) and its message. Called
- * by main only (its timed waits; the watchdog thread's signal handler runs on
- * main too), so it never touches a later run's flag. */
+ * by main only (its timed wait for `done`; the watchdog thread's signal handler
+ * runs on main too), so it never touches a later run's flag. */
 void mf_raise_watchdog(mf_runner *r)
 {
     int exp = 0;
@@ -573,10 +556,7 @@ static void switch_to(mf_runner *r, mf_slot *me, uint32_t next)
     /* Relaxed: the release post below orders it before `next` runs. */
     atomic_store_explicit(&r->running, &r->slots[next], memory_order_relaxed);
     mf_post_word(r->slots[next].gow);
-    if (me->gow == &r->main_go)
-        main_park(r, me);
-    else
-        mf_wait_word(me->gow, r->spin, 0);
+    mf_wait_word(me->gow, r->spin, 0);   /* main too: its watchdog is a signal (runner.c) */
     /* Acquire (in mf_wait_word) made the poster's abort store visible. */
     if (atomic_load_explicit(&r->abort, memory_order_relaxed))
         mf_abort_run(r, me, MF_EXEC_HANG, "aborted");

@@ -22,19 +22,22 @@
  * target->thread_exit ends it); which OS thread plays which index was never part
  * of the contract (the pool's threads already play every index across runs).
  * The watchdog while main plays:
- *   main parked (another thread runs): main's own wait has the run's deadline
- *     (host.c main_park), then the grace period, then the runner is broken.
  *   main finished its slot: its wait on `done` has the deadline, as before.
- *   main running its slot: only another thread can notice. The watchdog thread
- *     (wd_main) sleeps toward the armed run's deadline; past it, it signals main
- *     (MF_RESCUE signal): the handler raises the hang on main itself, so the flag
- *     is never raised for a later run; the slot unwinds at its next host call. If
- *     main still runs its slot after the grace period, a second signal makes the
- *     handler leave the slot with longjmp (target code skipped, as for a stuck
- *     pool thread the runner is then broken and leaked).
+ *   main inside its slot (running it, or parked in a hand-off wait like any pool
+ *     thread, untimed: a timed futex wait costs more, and random-walk runs park
+ *     main hundreds of times): only another thread can notice. The watchdog
+ *     thread (wd_main) sleeps toward the armed run's deadline; past it, it
+ *     signals main (rescue_sig): the handler raises the hang on main itself, so
+ *     the flag is never raised for a later run, and the running thread unwinds at
+ *     its next host call, releasing everyone (C3). If main is still inside its
+ *     slot after the grace period, a second signal makes the handler leave the
+ *     slot with longjmp: from a park that is a host call like any unwind; from
+ *     target code it skips frames, as a stuck pool thread is left behind. Either
+ *     way some thread stayed stuck: the runner is broken (and leaked).
  *   The watchdog costs a run nothing while deadlines only grow: main stores the
  *   deadline and the run id and posts the watchdog only when the new deadline is
  *   earlier than the one it sleeps toward (or it sleeps for good: no run armed).
+ * PCT and replay runs only (see the random walk's note in mf_runner_run).
  * MAPFUZZ_MAIN_PLAYS=0 turns this off (main posts the first thread and sleeps), as
  * do a rescue signal taken by the process or blocked in the calling thread.
  *
@@ -365,11 +368,8 @@ static void rescue_handler(int sig)
         uint64_t run = mp_ctx.run;
         /* Relaxed: the watchdog's stores precede its tgkill, which is a kernel call
          * in its thread; the signal's delivery follows it. A stale value names an
-         * older run and is ignored. `running` names main only while main runs its
-         * slot, or right after a hand-off back to it that raced with the signal:
-         * then too main leaves, and the run ends as a hang with the runner replaced. */
-        if (atomic_load_explicit(&r->stuck_run, memory_order_relaxed) == run &&
-            atomic_load_explicit(&r->running, memory_order_relaxed) == mp_ctx.me) {
+         * older run and is ignored. */
+        if (atomic_load_explicit(&r->stuck_run, memory_order_relaxed) == run) {
             mp_ctx.rescued = 1;
             mf_raise_watchdog(r);
             mf_slot *me = mp_ctx.me;
@@ -432,9 +432,7 @@ static void *wd_main(void *arg)
                     late = run;
                     wd_signal(r, &r->late_run, run);
                 } else {
-                    /* The handler leaves the part only if main is the running
-                     * thread (parked, main times itself out: host.c main_park). */
-                    handled = run;
+                    handled = run;   /* main still in its slot: leave it (broken) */
                     wd_signal(r, &r->stuck_run, run);
                 }
                 continue;
@@ -908,7 +906,11 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
         }
         if (r->main_plays && wd_start(r))
             r->main_plays = 0;   /* no watchdog thread: main sleeps as before */
-        if (r->main_plays && main_can_play()) {
+        /* Not under the random walk: it hands off at nearly every event, so main
+         * would be woken hundreds of times per run, and main is not pinned to the
+         * pool's CPU (a wake on the other CPU costs an interrupt): measured 5%
+         * slower there, for one or two hand-offs saved out of ~250. */
+        if (r->main_plays && c->strategy != MF_STRAT_RANDOM && main_can_play()) {
             mf_slot *me = &r->slots[first];
             r->main_slot = first;
             r->main_thr = pthread_self();
