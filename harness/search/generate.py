@@ -1,4 +1,5 @@
-"""Random schedule generation, and the standard schedule (corpus/standard.json).
+"""Random schedule generation (the standard schedule, corpus/standard.json, lives in
+harness.search.standard and is re-exported here).
 
 ``generate(rng, cfg, base)`` draws a schedule from the knobs in ``GenConfig``; it is
 deterministic for a given ``random.Random`` state. The shape it aims for:
@@ -14,12 +15,14 @@ deterministic for a given ``random.Random`` state. The shape it aims for:
   so that a large prefill is followed by enough inserts to cross a growth.
 
 Swarm testing (``GenConfig.swarm``, the random engine's default): each schedule first
-draws its own shape (``draw_shape``): threads, contended keys, prefill size on a log
-scale up to about 2,000 keys, fresh keys in proportion to it, ops per thread, capacity
-hint, value-size and op mixes. A map whose first growth comes anywhere between a few
-and a thousand inserts then grows during the parallel phase in a good share of
-schedules without the user guessing its threshold; ``pinned`` keeps the knobs the user
-set.
+draws its own shape (``draw_shape``): threads, contended keys, prefill size, fresh keys,
+ops per thread, capacity hint, value-size and op mixes. Most prefills are aimed just
+under a growth: one the target reported in a calibration probe (``GenConfig.growths``,
+harness.search.calibrate), else a modelled one; others are sized on a log scale up to
+about 2,000 keys with fresh keys in proportion. A map whose first growth comes anywhere
+between a few and a thousand inserts then grows during the parallel phase in a good
+share of executions without the user guessing its threshold; ``pinned`` keeps the
+knobs the user set.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ from harness.data.values import (
     MyInt,
     encode_key,
 )
+from harness.search.standard import STANDARD_SEED as STANDARD_SEED
+from harness.search.standard import standard_schedule as standard_schedule
 
 CollideHook = Callable[[random.Random, MapConfig, int], Sequence[Key]]
 """``collide(rng, config, n)``: n distinct keys whose hashes collide (share a home
@@ -363,15 +368,20 @@ tables, hashbrown), 1.0 (chained tables)."""
 def _aim(rng: random.Random, cfg: GenConfig, capacity: int) -> int:
     """An insert count at which the map is likely to begin a growth: one the target
     reported in its calibration probe (``cfg.growths``) if any, else evacmap's model
-    for this capacity hint or a load factor times a power of two. Big ones cost the
-    oracle time in proportion, so a count t is drawn with weight 1/t (each doubling
-    costs the same time)."""
+    for this capacity hint or a load factor times 2^k. Big ones cost the oracle time
+    in proportion: a calibrated count t is drawn with weight 1/t (each doubling
+    costs the same time), k with weight 2^(-k/2)."""
     counts = [t for t in cfg.growths if 1 < t <= SWARM_MAX_PREFILL + 1]
-    if not counts:
-        if rng.random() < 0.3:
-            return growth_threshold(capacity) + 1
-        counts = sorted({int(f * (1 << k)) for f in LOAD_FACTORS for k in range(3, 12)})
-    return rng.choices(counts, [1 / t for t in counts])[0]
+    if counts:
+        return rng.choices(counts, [1 / t for t in counts])[0]
+    if rng.random() < 0.3:
+        return growth_threshold(capacity) + 1
+    k = rng.choices(_POWERS, _POWER_WEIGHTS)[0]
+    return int(rng.choice(LOAD_FACTORS) * (1 << k))
+
+
+_POWERS = tuple(range(3, 12))
+_POWER_WEIGHTS = tuple(2 ** (-k / 2) for k in _POWERS)
 
 
 def _draw_growth(rng: random.Random, cfg: GenConfig, capacity: int,
@@ -380,8 +390,8 @@ def _draw_growth(rng: random.Random, cfg: GenConfig, capacity: int,
     to the calibration probe's.
 
     Aimed (``AIMED_SHARE``): the prefill stops d inserts short of a likely growth
-    (``_aim``) and the threads insert F fresh keys, d < F / 2, so the parallel phase
-    crosses it even when its deletes undo some inserts. Else the prefill is empty,
+    (``_aim``) and the threads insert F fresh keys (8..32), d < F / 2, so the
+    parallel phase crosses it even when its deletes undo some inserts. Else the prefill is empty,
     or sized for a total of E inserts (prefill P plus fresh keys, E/P between 1.3
     and 2.5) with E on a log scale: small (up to 64) mostly, else up to
     SWARM_MAX_PREFILL + SWARM_MAX_FRESH (15% of shapes, 7% with a calibration); a
@@ -520,106 +530,6 @@ def generate(rng: random.Random, cfg: GenConfig, base: MapConfig | None = None) 
         t.insert(rng.randint(0, len(t)), Op(kind, len(pool.keys) - 1, *_value(rng, mix)))
     return Schedule(config, tuple(pool.keys), prefill,
                     tuple(tuple(t) for t in threads)).validate()
-
-
-# ---- the standard schedule ---------------------------------------------------------
-
-STANDARD_SEED = 0x6D61_7066_757A_7A01
-
-
-def standard_schedule() -> Schedule:
-    """3 threads x 16 ops over 8 mixed-type contended keys (corpus/standard.json).
-
-    Capacity 16 gives evacmap two groups, growing past 14 entries. The prefill puts
-    13 distinct keys (4 contended, 9 filler ints), so the first insert of one of the
-    other contended keys (1, 2, 5, 7; each thread inserts some) starts a growth and
-    the threads race with evacuation. Keys 0..2 are type twins (int 42, str "42",
-    bytes b"42"); key 7 is the empty string. Values mix every type and size: inline
-    str (9..15), out-of-line bytes (16..200), int, float, tuple.
-    """
-    keys: tuple[Key, ...] = (
-        42,
-        "42",
-        b"42",
-        -7,
-        "key-4",
-        bytes(range(9)),
-        1 << 40,
-        "",
-        *range(100, 109),
-    )
-    P, PIA, G, D = "put", "put_if_absent", "get", "delete"
-    prefill = (
-        Op(P, 0, "int"),
-        Op(P, 8, "str", 11),
-        Op(P, 3, "bytes", 48),
-        Op(P, 9, "float"),
-        Op(P, 10, "tuple"),
-        Op(P, 4, "str", 15),
-        Op(P, 11, "int"),
-        Op(P, 12, "bytes", 16),
-        Op(P, 6, "float"),
-        Op(P, 13, "str", 9),
-        Op(P, 14, "int"),
-        Op(P, 15, "bytes", 120),
-        Op(P, 16, "tuple"),
-    )
-    t0 = (
-        Op(P, 1, "str", 12),
-        Op(G, 0),
-        Op(P, 2, "bytes", 40),
-        Op(P, 0, "int"),
-        Op(G, 1),
-        Op(PIA, 5, "tuple"),
-        Op(D, 3),
-        Op(G, 2),
-        Op(P, 7, "float"),
-        Op("iterate"),
-        Op(P, 1, "bytes", 200),
-        Op(G, 5),
-        Op(D, 0),
-        Op(P, 3, "str", 9),
-        Op("len"),
-        Op(G, 7),
-    )
-    t1 = (
-        Op(P, 2, "int"),
-        Op(G, 1),
-        Op(P, 0, "float"),
-        Op(D, 1),
-        Op(PIA, 7, "str", 15),
-        Op(G, 0),
-        Op(P, 5, "bytes", 16),
-        Op(G, 3),
-        Op(P, 4, "tuple"),
-        Op("iterate"),
-        Op(P, 1, "int"),
-        Op(G, 2),
-        Op(D, 5),
-        Op(P, 6, "bytes", 64),
-        Op(G, 4),
-        Op("len"),
-    )
-    t2 = (
-        Op(G, 2),
-        Op(P, 1, "float"),
-        Op(PIA, 2, "tuple"),
-        Op(G, 0),
-        Op(P, 3, "bytes", 100),
-        Op(D, 4),
-        Op(G, 1),
-        Op(P, 5, "str", 10),
-        Op("len"),
-        Op(P, 0, "bytes", 17),
-        Op(G, 7),
-        Op(D, 2),
-        Op(PIA, 4, "int"),
-        Op(G, 5),
-        Op("iterate"),
-        Op(P, 7, "tuple"),
-    )
-    config = MapConfig("evacmap", None, STANDARD_SEED, 16)
-    return Schedule(config, keys, prefill, (t0, t1, t2)).validate()
 
 
 def key_role(cfg: GenConfig, index: int | None) -> str | None:
