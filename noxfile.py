@@ -40,6 +40,8 @@ def typecheck(session: nox.Session) -> None:
 
 FUZZ_CORPUS = "fuzz/corpus"
 FUZZ_ARTIFACTS = "fuzz/artifacts"
+FUZZ_RESULTS = "fuzz/results"
+"""JUnit XML, SARIF and a Markdown summary of the fuzz session, for the CI server."""
 
 
 def _budget(session: nox.Session, default: str = "60") -> tuple[str, list[str]]:
@@ -62,6 +64,8 @@ def fuzz(session: nox.Session) -> None:
     session.run(
         "mapfuzz", "fuzz", "--engine", "atheris", "--time", seconds,
         "--corpus", f"{FUZZ_CORPUS}/evacmap", "--artifacts", f"{FUZZ_ARTIFACTS}/evacmap",
+        "--junit", f"{FUZZ_RESULTS}/fuzz.xml", "--sarif", f"{FUZZ_RESULTS}/fuzz.sarif",
+        "--summary", f"{FUZZ_RESULTS}/summary.md",
         *(["--", *extra] if extra else []),
     )
 

@@ -15,7 +15,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -95,11 +95,16 @@ def bench_detection(quick: bool, log: Log) -> list[dict[str, Any]]:
                 }
                 rows.append(row)
                 if log:
-                    log(
-                        f"  {variant:32} {mode:10} {strategy:6} found {row['found']}/{len(seeds)}"
-                        f"  median {row['median_s']} s, {row['median_execs']} execs"
-                    )
+                    found = (f"  median {row['median_s']} s, {row['median_execs']:,} execs"
+                             if hits else "")
+                    log(f"  {variant:32} {mode:10} {strategy:6} "
+                        f"found {row['found']}/{len(seeds)}{found}")
     return rows
+
+
+def rates_text(by: dict[str, float]) -> str:
+    """{"noise_0.0": 1234.5, ...} as "noise 0.0: 1,234/s, ..." (log lines show no dicts)."""
+    return ", ".join(f"{k.replace('_', ' ')}: {v:,.0f}/s" for k, v in by.items())
 
 
 def _median_rates(fn: Callable[[], int], repeats: int) -> tuple[float, float]:
@@ -151,7 +156,8 @@ def bench_throughput(quick: bool, log: Log) -> dict[str, Any]:
         record("whole_loop_execs_per_s", _median_rates(whole, repeats))
 
     if log:
-        log("  " + ", ".join(f"{k} {v}" for k, v in out.items() if k.endswith("_per_s")))
+        log("  " + ", ".join(f"{k.removesuffix('_per_s').replace('_', ' ')} {v:,.0f}/s"
+                             for k, v in out.items() if k.endswith("_per_s")))
     return out
 
 
@@ -192,7 +198,7 @@ def bench_maps(quick: bool, log: Log) -> dict[str, Any]:
         out["crashed_attempts"] = crashes
         if log:
             for name, by in out["ops_per_s"].items():
-                log(f"  {name:10} stress ops/s: {by}")
+                log(f"  {name:10} stress ops/s: {rates_text(by)}")
         return out
     return {"crashed_attempts": crashes}
 
@@ -293,9 +299,16 @@ SECTIONS: tuple[tuple[str, str, Callable[[bool, Log], Any]], ...] = (
 """(results key, progress label, measurement), in the order they run."""
 
 
-def run_bench(quick: bool = False, log: Log = None) -> dict[str, Any]:
+SECTION_NAMES = tuple(key for key, _, _ in SECTIONS)
+
+
+def run_bench(quick: bool = False, log: Log = None,
+              only: Collection[str] = ()) -> dict[str, Any]:
+    """Every section's results (``only``: just those sections, by SECTION_NAMES)."""
     results: dict[str, Any] = {"machine": machine_facts(), "quick": quick}
     for key, label, measure in SECTIONS:
+        if only and key not in only:
+            continue
         if log:
             log(f"{label} ...")
         results[key] = measure(quick, log)
@@ -303,6 +316,11 @@ def run_bench(quick: bool = False, log: Log = None) -> dict[str, Any]:
 
 
 def write_markdown(results: dict[str, Any], path: Path) -> None:
+    path.write_text(render_markdown(results))
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """BENCHMARKS.md's text for ``results``."""
     m = results["machine"]
     lines = [
         "# Benchmarks",
@@ -310,26 +328,31 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         f"Measured by `mapfuzz bench{' --quick' if results['quick'] else ''}` on {m['date']}: "
         f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['platform']}.",
         "All figures are medians of repeated runs taken side by side in one run.",
-        "",
-        "## Detection of the seeded evacmap bugs",
-        "",
-        "| variant | mode | strategy | found (seeds) | median s to first finding | median execs |",
-        "|---|---|---|---|---|---|",
     ]
-    for r in results["detection"]:
-        lines.append(
-            f"| {r['variant']} | {r['mode']} | {r['strategy']} | {r['found']}/{r['seeds']} "
-            f"| {r['median_s']} | {r['median_execs']} |"
-        )
-    lines += [
-        "",
-        "## Throughput (corpus/standard.json: 3 threads x 16 ops, growth during the run)",
-        "",
-        "| measure | value |",
-        "|---|---|",
-    ]
-    for k, v in results["throughput"].items():
-        lines.append(f"| {k} | {v} |")
+    if "detection" in results:
+        lines += [
+            "",
+            "## Detection of the seeded evacmap bugs",
+            "",
+            "| variant | mode | strategy | found (seeds) | median s to first finding "
+            "| median execs |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in results["detection"]:
+            lines.append(
+                f"| {r['variant']} | {r['mode']} | {r['strategy']} | {r['found']}/{r['seeds']} "
+                f"| {r['median_s']} | {r['median_execs']} |"
+            )
+    if "throughput" in results:
+        lines += [
+            "",
+            "## Throughput (corpus/standard.json: 3 threads x 16 ops, growth during the run)",
+            "",
+            "| measure | value |",
+            "|---|---|",
+        ]
+        for k, v in results["throughput"].items():
+            lines.append(f"| {k} | {v} |")
     maps = results.get("maps")
     if maps and "ops_per_s" not in maps:
         lines += ["", "## The maps side by side", "",
@@ -362,15 +385,16 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     lines += designs_markdown(results)
     lines += tools_markdown(results)
     lines += cc_markdown(results)
-    lines += [
-        "",
-        "## Oracle (check time, history construction excluded)",
-        "",
-        "| history | median s | verdict |",
-        "|---|---|---|",
-    ]
-    for k, v in results["oracle"].items():
-        lines.append(f"| {k} | {v['median_s']} | {v['verdict']} |")
+    if "oracle" in results:
+        lines += [
+            "",
+            "## Oracle (check time, history construction excluded)",
+            "",
+            "| history | median s | verdict |",
+            "|---|---|---|",
+        ]
+        for k, v in results["oracle"].items():
+            lines.append(f"| {k} | {v['median_s']} | {v['verdict']} |")
     lines += scaling_markdown(results)
     lines += growth_markdown(results)
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"

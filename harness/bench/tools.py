@@ -21,7 +21,7 @@ from harness.run.target import Target
 from harness.search.campaign import CampaignConfig, finding_reproducer, hunt, make_engine
 from harness.search.engine import RandomEngine
 from harness.tools.candidates import WorkerRuns
-from harness.tools.tmin import minimise, sizes
+from harness.tools.tmin import minimise, size_text, sizes
 from harness.tools.witness import DEFAULT_BUDGET, find_witness
 
 Log = Callable[[str], None] | None
@@ -74,7 +74,8 @@ def bench_tmin(quick: bool, log: Log, variants: Sequence[str] | None = None) -> 
             }
             rows.append(row)
             if log:
-                log(f"  {variant:32} {row['class']:18} {row['before']} -> {row['after']}"
+                log(f"  {variant:32} {row['class']:18} {size_text(sizes(res.before))} -> "
+                    f"{size_text(sizes(res.after))}"
                     f"  {row['seconds']} s{'' if row['replays'] else '  DOES NOT REPLAY'}")
     finally:
         runs.close()

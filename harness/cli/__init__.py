@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from harness.cli import cc, fuzz, history, info, replay, tools  # noqa: F401  (they register commands)
-from harness.cli.common import EXIT_INTERNAL, EXIT_USAGE, cli, err
+from harness.cli import cc, fuzz, history, info, replay, report, tools  # noqa: F401  (they register commands)
+from harness.cli.common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, cli, err
 
 __all__ = ["cli", "main"]
 
@@ -18,7 +18,7 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
@@ -26,7 +26,7 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         err.print_exception()
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", markup=True)

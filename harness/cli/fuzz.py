@@ -13,11 +13,19 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harness.cli.ci_outputs import (
+    campaign_record,
+    check_ci_outputs,
+    ci_output_options,
+    write_ci_outputs,
+)
 from harness.cli.common import (
     EXIT_FINDING,
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     artifacts_option,
+    check_out_dir,
     cli,
     default_jobs,
     emit_json,
@@ -52,21 +60,26 @@ class FuzzProgress:
 
     PLAIN_PERIOD_S = 5.0
 
-    def __init__(self, json_mode: bool, seconds: float, execs: int | None) -> None:
+    def __init__(
+        self, json_mode: bool, seconds: float, execs: int | None, canary: bool = False
+    ) -> None:
         self.json_mode = json_mode
+        self.result: CampaignResult | None = None
+        """The campaign's result as of the last call (what Ctrl-C reports)."""
         self.live = err.is_terminal and not json_mode
         self.last = 0.0
         self.canary_shown = False
         self.by_execs = execs is not None
         self.bar = Progress(
-            TextColumn("[bold]fuzzing"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
             console=err,
             transient=True,
         )
-        self.task = self.bar.add_task("fuzz", total=execs if execs else seconds, status="")
+        self.task = self.bar.add_task("canary" if canary else "fuzzing",
+                                      total=execs if execs else seconds, status="")
 
     def __enter__(self) -> FuzzProgress:
         if self.live:
@@ -81,6 +94,9 @@ class FuzzProgress:
         (self.bar.console if self.live else err).print(text, markup=True)
 
     def __call__(self, result: CampaignResult, report: Report | None) -> None:
+        self.result = result
+        if self.live:
+            self.bar.update(self.task, description="fuzzing")
         if result.canary and not self.canary_shown and not self.json_mode:
             self.canary_shown = True
             own = result.canary.get("target_variant")
@@ -88,16 +104,10 @@ class FuzzProgress:
                     f"after {own['found_after_execs']}" if isinstance(own, dict) else "")
             self._print(
                 f"canary: found evacmap's {result.canary['variant']} after "
-                f"{result.canary['found_after_execs']} executions{also}; fuzzing the target now"
+                f"{result.canary['found_after_execs']:,} executions{also}; fuzzing the target now"
             )
         if report is not None:
-            where = f" on key {report.key}" if report.key else ""
-            self._print(
-                f"[bold red]finding:[/] {report.cls}{where} after {report.execs_to_find} "
-                f"executions ({report.first_found_s:.2f} s)\n  {report.explanation}\n"
-                f"  written to {report.reproducer}\n"
-                f"  replay with: mapfuzz repro {report.reproducer}"
-            )
+            self._print(finding_text(report))
             return
         if not result.execs:
             return
@@ -106,10 +116,10 @@ class FuzzProgress:
             extra = f"corpus {result.corpus}"
         else:
             extra = f"unknown {result.unknown}"
-        status = (
-            f"{result.execs} execs  {rate:,.0f}/s  features {result.features}  "
-            f"{extra}  findings {len(result.findings)}"
-        )
+        status = f"{result.execs:,} execs  {rate:,.0f}/s  "
+        if features_measured(result):
+            status += f"features {result.features:,}  "
+        status += f"{extra}  findings {len(result.findings)}"
         if self.live:
             done = result.execs if self.by_execs else result.elapsed_s
             self.bar.update(self.task, completed=done, status=status)
@@ -119,6 +129,43 @@ class FuzzProgress:
             return
         self.last = now
         err.print(f"{result.elapsed_s:6.1f} s  {status}")
+
+
+def features_measured(result: CampaignResult) -> bool:
+    """Interleaving features are counted by controlled runs of the random and atheris
+    engines; stress mode has no schedule-point log and hypothesis does not count them."""
+    return result.mode == "controlled" and result.engine != "hypothesis"
+
+
+def found_at(report: Report) -> str:
+    """Where a campaign met a finding: its input index for the random engine (whose
+    feedback may skip inputs, so an index is not an execution count), else executions."""
+    if report.index is not None:
+        return f"at input {report.index:,}"
+    return f"after {report.execs_to_find:,} execution{'s' if report.execs_to_find != 1 else ''}"
+
+
+def finding_text(report: Report) -> str:
+    """A finding as printed (rich markup): class, key, explanation, where the reproducer
+    went and how to replay it; a write that failed says so and where the file went
+    instead (or prints the reproducer itself)."""
+    where = f" on key {escape(report.key)}" if report.key else ""
+    lines = [
+        f"[bold red]finding:[/] {report.cls}{where} {found_at(report)} "
+        f"({report.first_found_s:.2f} s)",
+        f"  {escape(report.explanation)}",
+    ]
+    if report.write_problem:
+        lines.append(f"  [bold red]{escape(report.write_problem)}[/]")
+    if report.reproducer is None:
+        lines.append("  the reproducer follows (save it as FILE.json, then: "
+                     "mapfuzz repro FILE.json)")
+        lines.append(escape(report.reproducer_text))
+    else:
+        instead = " instead" if report.write_problem else ""
+        lines.append(f"  written to {escape(str(report.reproducer))}{instead}")
+        lines.append(f"  replay with: {escape(report.replay)}")
+    return "\n".join(lines)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,10 +201,10 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
 @click.option(
     "--time",
     "seconds",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, min_open=True),
     default=60.0,
     show_default=True,
-    help="time budget in seconds",
+    help="time budget in seconds (more than 0)",
 )
 @click.option(
     "--execs",
@@ -190,6 +237,7 @@ def _shape_option(name: str, lo: int, hi: int, what: str) -> Callable[[F], F]:
     default=None,
     help="atheris: the corpus directory libFuzzer reads and grows (default: a temporary one)",
 )
+@ci_output_options
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
@@ -225,6 +273,9 @@ def fuzz(
     capacity: int | None,
     noise: float | None,
     corpus: Path | None,
+    junit: Path | None,
+    sarif: Path | None,
+    summary: Path | None,
     jobs: int | None,
     cluster: str | None,
     libfuzzer_flags: tuple[str, ...],
@@ -267,6 +318,8 @@ def fuzz(
     if shape and engine != "random":
         fail(f"{', '.join(shape)}: for --engine random, which generates the schedules "
              f"({engine} makes its own)")
+    check_out_dir(artifacts, "--artifacts")
+    check_ci_outputs(junit=junit, sarif=sarif, summary=summary)
     if noise is not None and mode != "stress":
         fail("--noise is for --mode stress (controlled mode schedules threads itself)")
     try:
@@ -310,9 +363,11 @@ def fuzz(
             )
         if cfg.canary:
             err.print("canary: checking that a planted bug is found first ...")
+    progress = FuzzProgress(json_mode, seconds, execs, canary=cfg.canary)
+    interrupted = False
     try:
         result: CampaignResult
-        with FuzzProgress(json_mode, seconds, execs) as progress:
+        with progress:
             if engine == "atheris":
                 result = run_atheris_campaign(cfg, progress, corpus=corpus, extra=libfuzzer_flags)
             elif engine == "hypothesis":
@@ -322,6 +377,10 @@ def fuzz(
                 result = run_hypothesis_campaign(cfg, progress)
             else:
                 result = run_campaign(cfg, progress)
+    except KeyboardInterrupt:
+        if progress.result is None:
+            fail("interrupted before the first execution was counted", EXIT_INTERRUPTED)
+        result, interrupted = progress.result, True
     except CanaryFailed as exc:
         fail(str(exc), EXIT_INTERNAL)
     except ClusterError as exc:
@@ -335,15 +394,24 @@ def fuzz(
     except RuntimeError as exc:
         fail(escape(str(exc)), EXIT_INTERNAL)
     if json_mode:
-        emit_json(result_json(result))
+        emit_json(result_json(result, interrupted))
     else:
-        print_summary(result, corpus)
+        print_summary(result, corpus, interrupted)
+    if junit or sarif or summary:
+        write_ci_outputs(junit, sarif, summary, campaign=campaign_record(result))
+    lost = [f for f in result.findings if f.write_problem]
+    if lost:
+        fail(f"{lost[0].write_problem} (the finding is printed above"
+             + (f"; its reproducer is in {lost[0].reproducer.parent})" if lost[0].reproducer
+                else ")"))
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_FINDING if result.findings else EXIT_OK)
 
 
 
-def result_json(result: CampaignResult) -> dict[str, Any]:
-    """The --json object of a campaign."""
+def result_json(result: CampaignResult, interrupted: bool = False) -> dict[str, Any]:
+    """The --json object of a campaign (``interrupted``: Ctrl-C ended it)."""
     return {
         "target": result.target,
         "variant": result.variant,
@@ -356,6 +424,7 @@ def result_json(result: CampaignResult) -> dict[str, Any]:
         "execs": result.execs,
         "execs_per_s": round(result.execs / result.elapsed_s, 1) if result.elapsed_s else 0.0,
         "canary": result.canary,
+        "interrupted": interrupted,
         "findings": [
             {
                 "class": f.cls,
@@ -367,23 +436,29 @@ def result_json(result: CampaignResult) -> dict[str, Any]:
                 "input": f.index,
                 "mode": f.mode,
                 "target": f.target or result.target,
-                "reproducer": str(f.reproducer),
+                "reproducer": None if f.reproducer is None else str(f.reproducer),
                 "replay": f.replay,
+                "write_problem": f.write_problem,
             }
             for f in result.findings
         ],
     }
 
 
-def print_summary(result: CampaignResult, corpus: Path | None) -> None:
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def print_summary(result: CampaignResult, corpus: Path | None, interrupted: bool = False) -> None:
     """The end-of-run summary: totals, then every distinct finding and how to replay it."""
     rate = result.execs / result.elapsed_s if result.elapsed_s else 0.0
     where = f" on {result.jobs} workers" if result.jobs > 1 else ""
     where = f" on the cluster at {result.cluster}" if result.cluster else where
     err.print(
-        f"done: {result.execs} executions in {result.elapsed_s:.1f} s ({rate:,.0f}/s){where}, "
-        f"{len(result.findings)} distinct finding(s) in {result.hits} hit(s), "
-        f"{result.unknown} undecided (unknown)"
+        f"{'interrupted' if interrupted else 'done'}: {_plural(result.execs, 'execution')} in "
+        f"{result.elapsed_s:.1f} s ({rate:,.0f}/s){where}, "
+        f"{_plural(len(result.findings), 'distinct finding')} in {_plural(result.hits, 'hit')}, "
+        f"{result.unknown:,} undecided (unknown)"
     )
     for n, f in enumerate(result.findings, 1):
         key = f" on key {f.key}" if f.key else ""
@@ -391,7 +466,7 @@ def print_summary(result: CampaignResult, corpus: Path | None) -> None:
         sig = f"; {f.signature.describe()}" if f.signature and f.signature.describe() else ""
         err.print(
             f"  {n}. {escape(f.cls)}{escape(key)} ({hits}{escape(sig)}, "
-            f"first at execution {f.execs_to_find})\n"
+            f"first {found_at(f)})\n"
             f"     {escape(f.explanation)}\n     replay with: {escape(f.replay)}",
             markup=True,
         )

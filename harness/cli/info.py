@@ -70,23 +70,47 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
 
 @cli.command()
 @click.option("--quick", is_flag=True, help="fewer seeds and shorter budgets")
-@click.option("--json", "json_mode", is_flag=True)
+@click.option("--json", "json_mode", is_flag=True, help="print the results as JSON")
 @click.option(
     "-o",
     "output",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("BENCHMARKS.md"),
-    show_default=True,
+    default=None,
+    help="write the Markdown report here (BENCHMARKS.md in the repository); without -o "
+    "it goes to stdout",
 )
-def bench(quick: bool, json_mode: bool, output: Path) -> None:
+@click.option("--force", is_flag=True, help="replace an existing -o file")
+@click.option("--section", "sections", multiple=True, metavar="NAME",
+              help="measure only this section (repeatable): throughput, oracle, maps, "
+              "designs, detection, tmin, witness, cc, scaling, growth; default: all of them")
+def bench(quick: bool, json_mode: bool, output: Path | None, force: bool,
+          sections: tuple[str, ...]) -> None:
     """Measure detection of every seeded bug, throughput, oracle speed, the designs side
     by side (evacmap, syncmap, rwmap, Go's maps), tmin and the stress-to-controlled
-    witness search; write BENCHMARKS.md."""
-    from harness.bench.suite import run_bench, write_markdown
+    witness search; print the Markdown report, or write it to -o."""
+    from harness.bench.suite import SECTION_NAMES, render_markdown, run_bench
+    from harness.run.reproducer import output_dir_problem
 
-    results = run_bench(quick=quick, log=None if json_mode else err.print)
-    write_markdown(results, output)
+    unknown = [s for s in sections if s not in SECTION_NAMES]
+    if unknown:
+        fail(f"--section {unknown[0]}: no such section; choose from {', '.join(SECTION_NAMES)}")
+    if output is not None:
+        if output.exists() and not force:
+            fail(f"-o {output} exists; pass --force to replace it, or another -o")
+        problem = output_dir_problem(output.parent)
+        if problem:
+            fail(f"-o {output}: {problem}")
+    results = run_bench(quick=quick, log=None if json_mode else err.print, only=sections)
+    text = render_markdown(results)
+    if output is not None:
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            click.echo(text)
+            fail(f"-o {output}: cannot write ({exc.strerror}); the report is printed above")
     if json_mode:
         emit_json(results)
+    elif output is None:
+        click.echo(text, nl=False)
     else:
         err.print(f"written to {output}")

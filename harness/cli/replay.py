@@ -5,35 +5,44 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
 import click
 from rich.console import Console
 
+from harness.cli.ci_outputs import check_ci_outputs, ci_output_options, write_ci_outputs
 from harness.cli.common import (
     EXIT_FINDING,
     EXIT_OK,
     artifacts_option,
+    check_out_dir,
     cli,
     default_jobs,
     emit_json,
     err,
+    exit_saved,
     fail,
     jobs_option,
     load,
+    print_saved,
     print_violations,
+    raw_option,
     run_attempts,
+    target_option,
     trace_hash_of,
     verdict_of,
 )
 from harness.data.schedule import MapConfig, to_json
 from harness.run.execute import RunSpec
 from harness.run.inputs import LoadedInput, load_input
-from harness.run.reproducer import Reproducer, save, violation_json
+from harness.run.reproducer import Reproducer, Saved, save_safely, violation_json
 from harness.run.target import Target, TargetError
 from harness.run.worker import WorkerError
 from harness.tools.candidates import Case, signature_of
+from harness.tools.ci_results import ReplayRecord
+from harness.tools.findings import WorkerPool, finding_record
 
 
 @cli.command()
@@ -56,12 +65,8 @@ from harness.tools.candidates import Case, signature_of
     help="stress mode: probability of noise at a schedule point",
 )
 @artifacts_option("where the reproducer of a finding is written")
-@click.option(
-    "--target",
-    default=None,
-    help="run on this target (a name or a .so path) instead of the schedule's own "
-    "config.target (raw fuzz bytes: evacmap)",
-)
+@raw_option
+@target_option
 @click.option("--variant", default=None,
               help="run this seeded variant (or `correct`) instead of the schedule's own")
 @click.option("--json", "json_mode", is_flag=True)
@@ -72,6 +77,7 @@ def run(
     seed: int | None,
     noise: float,
     artifacts: Path,
+    raw: bool,
     target: str | None,
     variant: str | None,
     json_mode: bool,
@@ -79,22 +85,19 @@ def run(
     """Run one schedule (JSON, reproducer or raw fuzz bytes) once and judge it.
 
     --target/--variant run it on another target or variant than the one it names."""
-    loaded = load(schedule)
-    if target is not None or variant is not None:
-        config = dataclasses.replace(
-            loaded.schedule.config,
-            target=target if target is not None else loaded.schedule.config.target,
-            variant=(None if variant == "correct" else variant) if variant is not None
-            else loaded.schedule.config.variant)
+    loaded = load(schedule, raw, target)
+    if variant is not None:
+        config = dataclasses.replace(loaded.schedule.config,
+                                     variant=None if variant == "correct" else variant)
         loaded = dataclasses.replace(
             loaded, schedule=dataclasses.replace(loaded.schedule, config=config))
+    check_out_dir(artifacts, "--artifacts")
     target_spec = loaded.schedule.config.target
     try:
         tgt = Target.load(target_spec)
         tgt.variant_index(loaded.schedule.config.variant)
     except (TargetError, ValueError) as exc:
         fail(str(exc))
-    target_obj = tgt
     if seed is None:
         seed = loaded.seed or 0
     spec = RunSpec(
@@ -105,12 +108,12 @@ def run(
     controlled = mode == "controlled"
     th = trace_hash_of(attempt) if controlled else None
     trace_hash = None if th is None else f"0x{th:016x}"
-    path = None
+    saved: Saved | None = None
     if attempt.violations:
         r = Reproducer(
-            target_name=target_obj.name,
-            target_path=target_obj.path,
-            abi_version=target_obj.abi_version,
+            target_name=tgt.name,
+            target_path=tgt.path,
+            abi_version=tgt.abi_version,
             spec=spec,
             schedule=loaded.schedule,
             trace=attempt.outcome.execution.trace if controlled and attempt.outcome else (),
@@ -118,7 +121,7 @@ def run(
             violations=attempt.violations,
             found={"engine": "run", "input": str(schedule)},
         )
-        path = save(r, artifacts)
+        saved = save_safely(r, artifacts)
     if json_mode:
         emit_json(
             {
@@ -127,19 +130,25 @@ def run(
                 "trace_hash": trace_hash,
                 "runs": 1,
                 "reproduced": 1 if attempt.violations else 0,
-                "reproducer": str(path) if path else None,
+                **_saved_json(saved),
             }
         )
     else:
         err.print(f"verdict: {verdict}" + (f"  (trace {trace_hash})" if trace_hash else ""))
         print_violations(attempt.violations)
-        if path:
-            err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
-    sys.exit(EXIT_FINDING if attempt.violations else EXIT_OK)
+        if saved:
+            print_saved(saved, target_spec)
+    exit_saved(saved, EXIT_FINDING if attempt.violations else EXIT_OK)
+
+
+def _saved_json(saved: Saved | None) -> dict[str, str | None]:
+    path = saved.path if saved else None
+    return {"reproducer": None if path is None else str(path),
+            "write_problem": saved.problem if saved else None}
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--runs",
     type=click.IntRange(min=1),
@@ -164,45 +173,119 @@ def run(
 )
 @click.option(
     "--target",
-    default="evacmap",
-    show_default=True,
-    help="raw fuzz input (a crash file): the target it was fuzzed on",
+    default=None,
+    help="raw fuzz input (a crash file): the target it was fuzzed on (default evacmap); "
+    "reproducers: the target to load instead of the one the file names (naming a library "
+    "the file names confirms it: one outside this project and mapfuzz's cache loads only then)",
 )
 @click.option("--variant", default=None, help="raw fuzz input: the variant it was fuzzed on")
 @jobs_option("--to-controlled: worker processes that run the search's runs at once "
              "(same witness)")
+@raw_option
+@ci_output_options
 @click.option("--json", "json_mode", is_flag=True)
 def repro(
-    file: Path,
+    files: tuple[Path, ...],
     runs: int | None,
     to_controlled: bool,
     budget: int,
     artifacts: Path,
-    target: str,
+    target: str | None,
     variant: str | None,
     jobs: int | None,
+    raw: bool,
+    junit: Path | None,
+    sarif: Path | None,
+    summary: Path | None,
     json_mode: bool,
 ) -> None:
-    """Replay a reproducer: exactly (controlled) or N times counting hits (stress).
+    """Replay reproducers: exactly (controlled) or N times counting hits (stress).
 
-    A raw fuzz input (a crash file an engine wrote) replays in controlled mode with
-    the seed it carries, on --target/--variant. With --to-controlled, turn a stress
-    finding into a controlled one instead."""
-    loaded = load(file)
+    FILES are reproducers, or directories of them (a regression corpus: every *.json
+    inside); exit 1 when any finding reproduced, so CI can gate on "every old finding
+    still fixed" (--junit: one test case per reproducer, passed when it no longer
+    reproduces). A raw fuzz input (a crash file an engine wrote) replays in
+    controlled mode with the seed it carries, on --target/--variant. With
+    --to-controlled, turn a stress finding into a controlled one instead."""
+    paths = _expand(files)
+    check_ci_outputs(junit=junit, sarif=sarif, summary=summary)
+    if len(paths) > 1 or files[0].is_dir():
+        if to_controlled:
+            fail("--to-controlled takes one reproducer, not a corpus")
+        loaded_all = [(p, load(p, target=target)) for p in paths]
+        for p, loaded in loaded_all:
+            if loaded.reproducer is None:
+                fail(f"{p} is a {loaded.kind} file, not a reproducer; replay a corpus of "
+                     "reproducers (raw inputs one at a time, with --target/--variant)")
+        with WorkerPool() as pool:  # one worker per target, reused across the corpus
+            records = [_replay(p, loaded, runs, json_mode, pool) for p, loaded in loaded_all]
+        write_ci_outputs(junit, sarif, summary, replays=records)
+        back = sum(1 for r in records if not r.fixed)
+        if not json_mode:
+            err.print(f"{len(records) - back} of {len(records)} reproducers no longer "
+                      f"reproduce; {back} reproduced")
+        sys.exit(EXIT_FINDING if back else EXIT_OK)
+    file = paths[0]
+    loaded = load(file, raw, None if raw else target)
     if loaded.kind == "bytes":
-        _repro_raw(file, target, variant, runs or 1, artifacts, json_mode)
+        if target is None and variant is None:
+            fail(f"{file} is a raw fuzz input, which does not record the map it ran on; "
+                 f"name it: mapfuzz repro {file} --variant V (a seeded evacmap bug), "
+                 "or --target evacmap (the correct map) / --target T")
+        check_out_dir(artifacts, "--artifacts")
+        _repro_raw(file, target or "evacmap", variant, runs or 1, artifacts, json_mode)
     r = loaded.reproducer
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; run it with: mapfuzz run {file}")
     if to_controlled:
+        check_out_dir(artifacts, "--artifacts")
         _to_controlled(file, r, budget, artifacts, json_mode, jobs or default_jobs())
+    record = _replay(file, loaded, runs, json_mode)
+    write_ci_outputs(junit, sarif, summary, replays=[record])
+    sys.exit(EXIT_OK if record.fixed else EXIT_FINDING)
+
+
+def _expand(files: tuple[Path, ...]) -> list[Path]:
+    """Files as given; a directory stands for the *.json files directly inside it."""
+    out: list[Path] = []
+    for f in files:
+        if f.is_dir():
+            inside = sorted(f.glob("*.json"))
+            if not inside:
+                fail(f"{f}: no *.json reproducers inside")
+            out += inside
+        elif not f.exists():
+            fail(f"{f}: no such file or directory")
+        else:
+            out.append(f)
+    return out
+
+
+def _replay(
+    file: Path,
+    loaded: LoadedInput,
+    runs: int | None,
+    json_mode: bool,
+    pool: WorkerPool | None = None,
+) -> ReplayRecord:
+    """Replay one reproducer (exactly, or N stress runs), print the result, return it.
+    ``pool``: worker processes by target, kept for the next reproducer."""
+    r = loaded.reproducer
+    assert r is not None
+    start = time.monotonic()
     controlled = r.spec.mode == "controlled"
     n = runs or (1 if controlled else 20)
     if controlled:
         specs = [r.replay_spec()] * n
     else:
         specs = [RunSpec(mode="stress", seed=r.spec.seed + i, noise=r.spec.noise) for i in range(n)]
-    attempts = run_attempts(r.target_spec, loaded, specs)
+    if pool is None:
+        attempts = run_attempts(r.target_spec, loaded, specs)
+    else:
+        try:
+            attempts = pool.attempts(r.target_spec, loaded.schedule, specs)
+        except WorkerError as exc:
+            fail(f"{file}: {str(exc).splitlines()[0]}")
     wanted = r.main_class
     # a hit shows the finding's signature: its class on the same key (a crash: by the
     # same signal), not merely any violation of that class
@@ -215,6 +298,7 @@ def repro(
     if json_mode:
         emit_json(
             {
+                "file": str(file),
                 "verdict": verdict_of(attempts),
                 "violations": [violation_json(v) for v in first.violations],
                 "trace_hash": trace_hash,
@@ -224,7 +308,7 @@ def repro(
         )
     else:
         err.print(
-            f"{file}: {wanted} reproduced in {reproduced} of {n} run(s)"
+            f"{file}: {wanted} reproduced in {reproduced} of {n} run{'s' if n != 1 else ''}"
             + (f", trace {trace_hash}" if trace_hash else "")
         )
         if (
@@ -238,7 +322,12 @@ def repro(
                 "the target or mapfuzz changed since the reproducer was written"
             )
         print_violations(first.violations)
-    sys.exit(EXIT_FINDING if reproduced else EXIT_OK)
+        if all(a.outcome is None and not a.violations for a in attempts):
+            err.print("note: the replay diverged from the recorded decisions (the target "
+                      "changed), so the finding did not reproduce")
+    outcome = first.outcome if controlled and reproduced else None
+    return ReplayRecord(file, finding_record(r, file, outcome=outcome), n, reproduced,
+                        time.monotonic() - start)
 
 
 def _repro_raw(
@@ -253,17 +342,17 @@ def _repro_raw(
     except (TargetError, ValueError) as exc:
         fail(str(exc))
     config = MapConfig(target=target.spec, variant=variant)
-    raw = load_input(file, config)
+    raw = load_input(file, config, raw=True)
     assert raw.seed is not None  # raw inputs always carry one
     loaded = LoadedInput("bytes", fit_to_target(raw.schedule, target), seed=raw.seed)
     spec = controlled_spec(raw.seed)
     attempts = run_attempts(target_spec, loaded, [spec] * n)
     hits = [a for a in attempts if a.violations]
-    path = None
+    saved: Saved | None = None
     if hits:
         first = hits[0]
         outcome = first.outcome
-        path = save(
+        saved = save_safely(
             Reproducer(
                 target_name=target.name,
                 target_path=target.path,
@@ -285,19 +374,19 @@ def _repro_raw(
                 "trace_hash": None if not hits else _hex(trace_hash_of(hits[0])),
                 "runs": n,
                 "reproduced": len(hits),
-                "reproducer": str(path) if path else None,
+                **_saved_json(saved),
             }
         )
     else:
         err.print(
             f"{file}: raw input (seed {raw.seed}) on {target.name}"
             + (f" variant {variant}" if variant else "")
-            + f": a finding in {len(hits)} of {n} run(s)"
+            + f": a finding in {len(hits)} of {n} run{'s' if n != 1 else ''}"
         )
-        if hits:
+        if hits and saved:
             print_violations(hits[0].violations)
-            err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
-    sys.exit(EXIT_FINDING if hits else EXIT_OK)
+            print_saved(saved, target.spec)
+    exit_saved(saved, EXIT_FINDING if hits else EXIT_OK)
 
 
 def _hex(value: int | None) -> str | None:
@@ -320,7 +409,7 @@ def _to_controlled(
     finally:
         runs.close()
     w = result.reproducer
-    path = save(w, artifacts) if w is not None else None
+    saved = save_safely(w, artifacts) if w is not None else None
     if json_mode:
         emit_json(
             {
@@ -330,10 +419,10 @@ def _to_controlled(
                 "same_key": result.same_key,
                 "attempts": result.attempts,
                 "budget": budget,
-                "reproducer": str(path) if path else None,
+                **_saved_json(saved),
             }
         )
-    elif w is None or path is None:
+    elif w is None or saved is None:
         err.print(
             f"{file}: no controlled witness of {r.main_class} in {result.attempts} attempts; "
             "the bug may need a hardware reordering (controlled mode cannot reach those), "
@@ -342,26 +431,35 @@ def _to_controlled(
     else:
         where = "on the same key" if result.same_key else "on another key"
         err.print(
-            f"controlled witness of {w.main_class} {where} after {result.attempts} attempt(s) "
+            f"controlled witness of {w.main_class} {where} after {result.attempts} "
+            f"attempt{'s' if result.attempts != 1 else ''} "
             f"({w.spec.strategy}, seed {w.spec.seed})"
         )
-        err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
-    sys.exit(EXIT_FINDING if w is not None else EXIT_OK)
+        print_violations(w.violations)
+        print_saved(saved, w.target_spec)
+    exit_saved(saved, EXIT_FINDING if w is not None else EXIT_OK)
 
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def show(file: Path) -> None:
+@raw_option
+@click.option("--json", "json_mode", is_flag=True,
+              help="one JSON object: kind, a raw input's seed, and the content")
+def show(file: Path, raw: bool, json_mode: bool) -> None:
     """Print a schedule, reproducer or raw fuzz input as JSON."""
-    loaded = load(file)
+    loaded = load(file, raw, check=False)
     if loaded.reproducer is not None:
         from harness.run.reproducer import to_json_obj
 
-        click.echo(json.dumps(to_json_obj(loaded.reproducer), indent=1))
+        obj = to_json_obj(loaded.reproducer)
     else:
-        if loaded.seed is not None:
+        if loaded.seed is not None and not json_mode:
             err.print(f"raw fuzz input: scheduler seed {loaded.seed}; the schedule follows")
-        click.echo(json.dumps(to_json(loaded.schedule), indent=1))
+        obj = to_json(loaded.schedule)
+    if json_mode:  # one line, and a raw input's seed inside it
+        emit_json({"kind": loaded.kind, "seed": loaded.seed, "content": obj})
+    else:
+        click.echo(json.dumps(obj, indent=1))
 
 
 @cli.command()
@@ -373,11 +471,15 @@ def show(file: Path) -> None:
     show_default=True,
     help="schedule points shown around the witnessing operations",
 )
-def explain(file: Path, context: int) -> None:
-    """Show the interleaving around a reproducer's violation, one column per thread."""
-    from harness.tools.explain import render
+@target_option
+@click.option("--json", "json_mode", is_flag=True,
+              help="the violations, witnessing operations, prefill and folded steps as JSON")
+def explain(file: Path, context: int, target: str | None, json_mode: bool) -> None:
+    """Show the interleaving around a reproducer's violation, one column per thread:
+    the witnessing operations marked, the prefill listed, long stretches folded."""
+    from harness.tools.explain import explain_json, render
 
-    loaded = load(file)
+    loaded = load(file, target=target)
     r = loaded.reproducer
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; find one with mapfuzz fuzz or run")
@@ -386,5 +488,9 @@ def explain(file: Path, context: int) -> None:
         print_violations(attempt.violations)
         err.print("no interleaving to show: the target died before the execution finished")
         sys.exit(EXIT_FINDING)
-    Console(highlight=False).print(render(r, attempt.outcome, context=context))
+    if json_mode:
+        emit_json({"file": str(file), **explain_json(r, attempt.outcome, context=context)})
+    else:
+        console = Console(highlight=False)
+        console.print(render(r, attempt.outcome, context=context, width=console.width))
     sys.exit(EXIT_FINDING if attempt.violations else EXIT_OK)

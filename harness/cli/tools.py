@@ -13,16 +13,30 @@ from harness.cli.common import (
     EXIT_INTERNAL,
     EXIT_OK,
     EXIT_USAGE,
+    check_out_dir,
     cli,
     default_jobs,
     emit_json,
     err,
+    exit_saved,
     fail,
     jobs_option,
     load,
+    print_saved,
+    raw_option,
+    target_option,
 )
 from harness.data.schedule import MapConfig
-from harness.run.reproducer import Reproducer, ReproducerError, save, to_json_obj
+from harness.run.reproducer import (
+    Reproducer,
+    ReproducerError,
+    Saved,
+    fallback_dir,
+    save,
+    save_safely,
+    to_json_obj,
+)
+from harness.run.target import Target, TargetError
 from harness.run.worker import WorkerError
 from harness.tools.candidates import LocalRuns, PoolRuns, Runs
 from harness.tools.cmin import (
@@ -34,7 +48,7 @@ from harness.tools.cmin import (
     output_name,
     write_output,
 )
-from harness.tools.tmin import StressPolicy, TminError, minimise, sizes
+from harness.tools.tmin import StressPolicy, TminError, minimise, size_text, sizes
 
 
 def write_reproducer(r: Reproducer, target: str) -> Path:
@@ -58,8 +72,27 @@ def write_reproducer(r: Reproducer, target: str) -> Path:
     return out
 
 
-def _size_text(d: dict[str, int]) -> str:
-    return f"{d['threads']} threads, {d['ops']} ops, {d['preemptions']} preemptions"
+def _out_problem(target: str) -> str | None:
+    """Why tmin's -o cannot take the result (checked before minimising). An existing
+    file is checked after: the same result again leaves it as it is, another one is
+    refused (and goes to the fallback directory)."""
+    from harness.run.reproducer import output_dir_problem
+
+    out = Path(target)
+    if out.is_dir() or target.endswith("/"):
+        return output_dir_problem(out)
+    return output_dir_problem(out.parent)
+
+
+def _write_result(r: Reproducer, target: str) -> Saved:
+    """write_reproducer, never losing the result: a failed write goes to the fallback
+    directory (see save_safely)."""
+    try:
+        return Saved(write_reproducer(r, target), None, "")
+    except (OSError, ReproducerError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        saved = save_safely(r, fallback_dir())
+        return Saved(saved.path, f"cannot write {target}: {why}", saved.text)
 
 
 @cli.command()
@@ -101,11 +134,12 @@ def _size_text(d: dict[str, int]) -> str:
     is_flag=True,
     help="run candidates in this process (faster; a target crash ends tmin)",
 )
+@target_option
 @jobs_option("worker processes that run a search's candidates at once (same result)")
 @click.option("--json", "json_mode", is_flag=True)
 def tmin(
     file: Path, out: str, seconds: float, n: int, k: int, in_process: bool,
-    jobs: int | None, json_mode: bool,
+    target: str | None, jobs: int | None, json_mode: bool,
 ) -> None:
     """Shrink a reproducer: fewer threads, ops, prefill, keys and preemptions, same failure.
 
@@ -114,7 +148,10 @@ def tmin(
     deterministic run per candidate; stress ones need k of N failing runs."""
     if k > n:
         fail(f"--min-hits {k} is more than --runs {n}")
-    loaded = load(file)
+    problem = _out_problem(out)
+    if problem:
+        fail(f"-o {out}: {problem}")
+    loaded = load(file, target=target)
     r = loaded.reproducer
     if r is None:
         fail(f"{file} is a {loaded.kind} file, not a reproducer; get one with mapfuzz run or fuzz")
@@ -137,17 +174,16 @@ def tmin(
         fail(str(exc).splitlines()[0])
     finally:
         runs.close()
-    try:
-        path = write_reproducer(res.reproducer, out)
-    except ReproducerError as exc:
-        fail(str(exc))
+    saved = _write_result(res.reproducer, out)
+    path = saved.path
     elapsed = time.monotonic() - start
     before, after = sizes(res.before), sizes(res.after)
     if json_mode:
         emit_json(
             {
                 "input": str(file),
-                "output": str(path),
+                "output": None if path is None else str(path),
+                "write_problem": saved.problem,
                 "class": res.signature.cls,
                 "before": before,
                 "after": after,
@@ -157,16 +193,16 @@ def tmin(
         )
     else:
         err.print(f"signature: {res.signature.describe(r.schedule.keys)}")
-        err.print(f"before: {_size_text(before)}")
+        err.print(f"before: {size_text(before)}")
         err.print(
-            f"after:  {_size_text(after)}  ({res.calls} candidate runs, {elapsed:.1f} s"
+            f"after:  {size_text(after)}  ({res.calls} candidate runs, {elapsed:.1f} s"
             + (", time budget ran out" if res.exhausted else "")
             + ")"
         )
         if res.reproduction_rate is not None:
             err.print(f"reproduction rate: {res.reproduction_rate:.0%} of stress runs")
-        err.print(f"written to {path}\nreplay with: mapfuzz repro {path}")
-    sys.exit(EXIT_OK)
+        print_saved(saved, res.reproducer.target_spec)
+    exit_saved(saved, EXIT_OK)
 
 
 @cli.command()
@@ -207,6 +243,7 @@ def tmin(
     "(its features: interleaving counters plus any code coverage; raw fuzz inputs "
     "only; inputs that fail on the target are kept)",
 )
+@raw_option
 @click.option("--json", "json_mode", is_flag=True)
 def cmin(
     dirs: tuple[Path, ...],
@@ -215,6 +252,7 @@ def cmin(
     target_spec: str,
     seed: int,
     engine: str,
+    raw: bool,
     json_mode: bool,
 ) -> None:
     """Minimise a corpus: the fewest inputs keeping every interleaving feature and
@@ -223,11 +261,16 @@ def cmin(
     start = time.monotonic()
     config = MapConfig(target=target_spec, variant=variant)
     try:
+        Target.load(target_spec).variant_index(variant)
+    except (TargetError, ValueError) as exc:
+        fail(str(exc))
+    check_out_dir(out, "-o")
+    try:
         check_output(out, list(dirs))
         if engine == "libfuzzer":
-            res = libfuzzer_merge(list(dirs), config)
+            res = libfuzzer_merge(list(dirs), config, raw=raw)
         else:
-            res = minimise_corpus(list(dirs), config, seed=seed)
+            res = minimise_corpus(list(dirs), config, seed=seed, raw=raw)
         if not res.kept and not res.skipped:
             fail(f"no input files in {', '.join(map(str, dirs))}")
         state = write_output(res.kept, out, list(dirs))

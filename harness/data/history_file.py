@@ -192,4 +192,7 @@ def _read_lines(p: str, data: bytes) -> History:
             else:
                 writes.add(arg)
                 vi.writer = idx
+    if not h.ops:
+        raise HistoryFileError(p, 0, "no operations (an empty history proves nothing; "
+                               "expected one JSON object per line)")
     return h

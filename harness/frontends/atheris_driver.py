@@ -47,7 +47,7 @@ from harness.frontends.mutator import split_input
 from harness.frontends.seeds import write_seeds
 from harness.oracle import Violation
 from harness.run.execute import RunSpec
-from harness.run.reproducer import Reproducer, save
+from harness.run.reproducer import Reproducer, save_safely
 from harness.run.target import Target
 from harness.search.campaign import (
     CANARY_EXECS,
@@ -257,8 +257,11 @@ def run_atheris(
                         key=found.get("key"),
                         first_found_s=now,
                         execs_to_find=int(found.get("execs", 0)),
-                        reproducer=Path(str(found.get("reproducer"))),
+                        reproducer=None if found.get("reproducer") is None
+                        else Path(str(found.get("reproducer"))),
                         explanation=str(found.get("explanation", "")),
+                        write_problem=found.get("write_problem"),
+                        reproducer_text=str(found.get("reproducer_text") or ""),
                     )
                     result.findings.append(report)
                     if progress:
@@ -288,10 +291,13 @@ def run_atheris(
         detail = errors[0] if errors else f"libFuzzer exit code {proc.returncode}"
         cls = "hang" if "timeout" in detail else "crash"
         path = result.crash_files[0]
-        saved = save(_crash_reproducer(target, cfg.variant, path, cls, detail, cfg.pct_depth),
-                     cfg.artifacts)
+        saved = save_safely(
+            _crash_reproducer(target, cfg.variant, path, cls, detail, cfg.pct_depth),
+            cfg.artifacts)
         report = Report(cls=cls, key=None, first_found_s=result.elapsed_s,
-                        execs_to_find=result.execs, reproducer=saved,
+                        execs_to_find=result.execs, reproducer=saved.path,
+                        write_problem=saved.problem,
+                        reproducer_text=saved.text if saved.path is None else "",
                         explanation=f"the target {cls}ed: {detail}" if cls == "crash" else
                         f"the target hung: {detail}")
         result.findings.append(report)

@@ -221,7 +221,8 @@ class Harness:
             "execs": self.execs,
             "elapsed_s": round(time.monotonic() - self.start, 3),
         }
-        path = exc.save(self.artifacts, found)
+        saved = exc.save(self.artifacts, found)
+        path = saved.path
         v = exc.violations[0]
         line = {
             "class": v.cls,
@@ -229,7 +230,9 @@ class Harness:
             "explanation": v.explanation,
             "execs": self.execs,
             "elapsed_s": found["elapsed_s"],
-            "reproducer": str(path),
+            "reproducer": None if path is None else str(path),
+            "write_problem": saved.problem,
+            "reproducer_text": saved.text if path is None else "",
         }
         sys.stderr.write(
             f"\nmapfuzz: {v.cls} found; reproducer {path}\n"

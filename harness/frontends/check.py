@@ -18,7 +18,7 @@ from harness.data.plan import compile_schedule
 from harness.data.schedule import OP_KINDS, Op, Schedule
 from harness.oracle import Violation
 from harness.run.execute import Outcome, RunSpec, allowed_kinds, execute
-from harness.run.reproducer import Reproducer, save
+from harness.run.reproducer import Reproducer, Saved, save_safely
 from harness.run.runner import Runner
 from harness.run.target import Target
 
@@ -96,8 +96,9 @@ class FindingError(AssertionError):
     def reproducer(self, found: dict[str, Any]) -> Reproducer:
         return reproducer_of(self.target, self.schedule, self.spec, self.outcome, found)
 
-    def save(self, directory: Path, found: dict[str, Any]) -> Path:
-        return save(self.reproducer(found), directory)
+    def save(self, directory: Path, found: dict[str, Any]) -> Saved:
+        """Never loses the finding: see ``save_safely``."""
+        return save_safely(self.reproducer(found), directory)
 
 
 def reproducer_of(

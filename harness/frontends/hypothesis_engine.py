@@ -75,11 +75,12 @@ def run_hypothesis_campaign(
                            "ops": failure.schedule.nops,
                            "prefill": len(failure.schedule.prefill)},
             }
-            path = failure.save(cfg.artifacts, found)
+            saved = failure.save(cfg.artifacts, found)
             v = failure.violations[0]
             report = Report(
                 cls=v.cls, key=v.key, first_found_s=first_s, execs_to_find=found_at,
-                reproducer=path, explanation=v.explanation,
+                reproducer=saved.path, explanation=v.explanation, write_problem=saved.problem,
+                reproducer_text=saved.text if saved.path is None else "",
             )
             result.findings.append(report)
             if progress:

@@ -14,7 +14,9 @@ Grammar (JSON object, keys in this order when written)::
       "trace_hash": str | null,        "0x..." (controlled)
       "schedule": {...},               a "mapfuzz-schedule/1" object
       "verdict": {"status": str, "violations": [{"class", "key", "ops", "explanation"}]},
-      "found": {...}                   how it was found (engine, execs, seconds), informative
+      "found": {...},                  how it was found (engine, execs, seconds), informative
+      "history": {...}                 optional (stress findings): the recorded history, a
+                                       "mapfuzz-history/1" object (harness.data.history_json)
     }
 
 Files are named ``<class>-<sha256 of the content, 12 hex>.json`` and are never
@@ -27,10 +29,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.data.history_json import HistoryJSONError, history_from_json
 from harness.data.schedule import Schedule, ScheduleError, from_json, to_json
 from harness.oracle import Violation
 from harness.run.execute import RunSpec
@@ -54,6 +58,9 @@ class Reproducer:
     trace_hash: int | None
     violations: tuple[Violation, ...]
     found: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] | None = None
+    """Stress findings: the history the finding was judged on (a stress replay need not
+    show that interleaving again); the violations' op indices point into it."""
 
     @property
     def target_spec(self) -> str:
@@ -105,6 +112,7 @@ def to_json_obj(r: Reproducer) -> dict[str, Any]:
             "violations": [violation_json(v) for v in r.violations],
         },
         "found": r.found,
+        **({"history": r.history} if r.history is not None else {}),
     }
 
 
@@ -164,7 +172,18 @@ def from_json_obj(obj: Any, where: str = "reproducer") -> Reproducer:
         trace_hash=int(trace_hash, 16) if isinstance(trace_hash, str) else None,
         violations=violations,
         found=dict(obj.get("found") or {}),
+        history=_history(obj.get("history"), where),
     )
+
+
+def _history(obj: Any, where: str) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    try:
+        history_from_json(obj)
+    except HistoryJSONError as exc:
+        raise ReproducerError(f"{where}: {exc}") from exc
+    return dict(obj)
 
 
 def load(path: Path) -> Reproducer:
@@ -193,3 +212,58 @@ def save(r: Reproducer, directory: Path) -> Path:
     tmp.write_text(text)
     tmp.rename(path)
     return path
+
+
+FALLBACK_ENV = "MAPFUZZ_FALLBACK_DIR"
+"""Where a reproducer goes when its directory cannot take it (default: mapfuzz-findings
+in the system's temporary directory)."""
+
+
+def fallback_dir() -> Path:
+    return Path(os.environ.get(FALLBACK_ENV) or Path(tempfile.gettempdir()) / "mapfuzz-findings")
+
+
+def output_dir_problem(directory: Path) -> str | None:
+    """Why files cannot be written under ``directory`` (None: they can), checked before
+    any work starts. A missing directory is fine when it can be created: its nearest
+    existing ancestor must be a writable directory."""
+    p = directory
+    while not p.exists() and p.parent != p:
+        p = p.parent
+    if not p.is_dir():
+        return f"{p} is a file, not a directory" if p.is_file() else f"{p} is not a directory"
+    if not os.access(p, os.W_OK | os.X_OK):
+        return f"{p} is not writable"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """Where a reproducer was written: ``path`` (None: nowhere, see ``text``), and why
+    the directory asked for could not take it (``problem``, None when it did)."""
+
+    path: Path | None
+    problem: str | None
+    text: str
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return str(exc)
+
+
+def save_safely(r: Reproducer, directory: Path) -> Saved:
+    """``save``, but a write that fails (disk full, a directory that went away, an
+    existing file with other content) never loses the finding: the reproducer goes to
+    ``fallback_dir()`` instead, and if that fails too, ``text`` still holds it."""
+    text = json.dumps(to_json_obj(r), indent=1) + "\n"
+    try:
+        return Saved(save(r, directory), None, text)
+    except (OSError, ReproducerError) as exc:
+        problem = f"cannot write to {directory}: {_why(exc)}"
+    try:
+        return Saved(save(r, fallback_dir()), problem, text)
+    except (OSError, ReproducerError) as exc:
+        return Saved(None, f"{problem}; nor to {fallback_dir()}: {_why(exc)}", text)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from harness.data.history_json import history_to_json
 from harness.data.plan import Plan, compile_schedule
 from harness.data.schedule import Schedule, from_json, to_json
 from harness.data.values import format_key
@@ -109,6 +110,9 @@ class Finding:
     violations: tuple[Violation, ...]
     trace: tuple[int, ...]
     trace_hash: int
+    history: dict[str, Any] | None = None
+    """Stress mode: the history judged (``harness.data.history_json``), kept in the
+    reproducer since a stress replay need not show that interleaving again."""
     role: int | None = None
     """Index in the schedule's keys of the first violation's key (None: no key)."""
     sites: tuple[str, ...] = ()
@@ -236,6 +240,7 @@ def _finding(index: int, schedule: Schedule, spec: RunSpec, outcome: Outcome) ->
         violations=outcome.violations,
         trace=outcome.execution.trace,
         trace_hash=outcome.execution.trace_hash,
+        history=history_to_json(outcome.history) if spec.mode == "stress" else None,
         role=key_role(first.key, schedule),
         sites=tuple(sorted({ops[i].kind for i in first.ops if 0 <= i < len(ops)})),
     )

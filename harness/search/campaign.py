@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.data.schedule import MapConfig, from_json
 from harness.run.execute import MF_CAP_EVENTS, RunSpec, allowed_kinds
-from harness.run.reproducer import Reproducer, save
+from harness.run.reproducer import Reproducer, save_safely
 from harness.run.target import Target
 from harness.run.worker import Finding, Worker, WorkerDied
 from harness.search.calibrate import calibrate
@@ -124,6 +124,7 @@ def finding_reproducer(target: Target, finding: Finding, found: dict[str, object
         trace_hash=finding.trace_hash if finding.spec.mode == "controlled" else None,
         violations=finding.violations,
         found=found,
+        history=finding.history,
     )
 
 
@@ -229,13 +230,16 @@ class _Books:
             }
             # no wall-clock time in the file: the same finding (controlled mode is
             # deterministic) gets the same content, hence the same name, every time
-            path = save(finding_reproducer(self.target, finding, found), self.cfg.artifacts)
+            saved = save_safely(finding_reproducer(self.target, finding, found),
+                                self.cfg.artifacts)
             v = finding.violations[0]
             report = Report(
                 cls=v.cls, key=v.key, first_found_s=time.perf_counter() - self.start,
-                execs_to_find=finding.index + 1, reproducer=path, explanation=v.explanation,
-                mode=finding.spec.mode, target=self.target.name, index=finding.index,
-                signature=sig,
+                execs_to_find=finding.index + 1, reproducer=saved.path,
+                explanation=v.explanation, mode=finding.spec.mode, target=self.target.name,
+                index=finding.index, signature=sig, write_problem=saved.problem,
+                reproducer_text=saved.text if saved.path is None else "",
+                target_spec=self.target.spec,
             )
             self.by_signature[sig] = report
             self.result.findings.append(report)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.run.trust import replay_command
 from harness.run.worker import Finding
 from harness.search.generate import GenConfig, key_role
 
@@ -58,24 +59,34 @@ class Report:
     ``first_found_s``/``execs_to_find``: when it was first seen (executions in input
     order up to and including the input, ``index + 1`` for the random engine);
     ``index``: the campaign input (None for engines without input indices);
-    ``signature``: what the deduplication compared (None where not computed).
+    ``signature``: what the deduplication compared (None where not computed);
+    ``write_problem``: why the reproducer is in a fallback directory (or nowhere: then
+    ``reproducer`` is None and ``reproducer_text`` holds its JSON, printed instead).
     """
 
     cls: str
     key: str | None
     first_found_s: float
     execs_to_find: int
-    reproducer: Path
+    reproducer: Path | None
     explanation: str
     hits: int = 1
     mode: str = "controlled"
     target: str = ""
     index: int | None = None
     signature: FindingSignature | None = None
+    write_problem: str | None = None
+    reproducer_text: str = ""
+    target_spec: str | None = None
+    """The target as given (a name or a library path): ``replay`` confirms a library
+    outside the trusted roots with --target."""
 
     @property
     def replay(self) -> str:
-        return f"mapfuzz repro {self.reproducer}"
+        if self.reproducer is None:
+            return "save the reproducer printed with the finding as FILE.json, then: " \
+                "mapfuzz repro FILE.json"
+        return replay_command(self.reproducer, self.target_spec)
 
 
 @dataclass(slots=True)

@@ -24,8 +24,11 @@ build, which the native runner does not have (libFuzzer's ``-set_cover_merge``
 through the atheris front end covers that case: ``libfuzzer_merge``).
 
 An input is JSON (a schedule or reproducer) when it is named ``*.json`` or parses as
-a JSON object; anything else is a raw fuzz input, even when it starts with ``{``
-(its 8-byte scheduler seed may), and keeps a name without ``.json``.
+a JSON object; a raw fuzz input when it is named the way libFuzzer names its files
+(``crash-*``, a 40-hex corpus name: ``harness.run.inputs.RAW_NAME``), or any other
+file with ``raw=True`` (``--raw``), even when it starts with ``{`` (its 8-byte
+scheduler seed may); it keeps a name without ``.json``. Any other file (a README, a
+note) is skipped and reported, never copied into the output.
 """
 
 from __future__ import annotations
@@ -49,9 +52,10 @@ from harness.data.schedule import MapConfig, ScheduleError
 from harness.frontends.atheris_driver import atheris_available
 from harness.oracle import CLASSES
 from harness.run.execute import ExecutionSetupError, RunSpec, execute
-from harness.run.inputs import InputError, LoadedInput, load_input
+from harness.run.inputs import InputError, LoadedInput, is_raw_name, load_input
 from harness.run.runner import COV_SIZE, Runner
 from harness.run.target import Target, TargetError
+from harness.run.trust import check_named_targets
 
 _BUCKETS = (0, 1, 2, 3, 4, 4, 4, 4) + (5,) * 8 + (6,) * 16 + (7,) * 96 + (8,) * 128
 """Count -> bucket (1..8) for counts 0..255; 0 never occurs (zero counters are skipped)."""
@@ -91,8 +95,11 @@ class CminResult:
         return sum(len(i.data) for i in self.kept)
 
 
-def collect(paths: Sequence[Path]) -> tuple[list[Item], list[tuple[Path, str]], int, int]:
-    """Files directly inside each directory (or the files named), read once.
+def collect(
+    paths: Sequence[Path], raw: bool = False
+) -> tuple[list[Item], list[tuple[Path, str]], int, int]:
+    """Files directly inside each directory (or the files named), read once; files that
+    are no input (see the module docstring) are skipped.
     Returns (unique items, skipped, file count, total bytes)."""
     files: list[Path] = []
     for p in paths:
@@ -113,22 +120,32 @@ def collect(paths: Sequence[Path]) -> tuple[list[Item], list[tuple[Path, str]], 
             skipped.append((f, f"cannot read ({exc.strerror})"))
             continue
         total += len(data)
+        kind = _kind(f, data, raw)
+        if kind is None:
+            skipped.append((f, "not a fuzz input (JSON schedules and reproducers, and raw "
+                               "inputs named like libFuzzer's: crash-*, 40-hex names; "
+                               "--raw takes every file)"))
+            continue
         digest = hashlib.sha1(data).hexdigest()
         if digest not in items:
-            items[digest] = Item(f, data, digest, _kind(f, data))
+            items[digest] = Item(f, data, digest, kind)
     return sorted(items.values(), key=lambda i: i.digest), skipped, len(files), total
 
 
-def _kind(path: Path, data: bytes) -> str:
-    """"json" for a ``*.json`` file or a JSON object, else "bytes" (as ``load_input``)."""
+def _kind(path: Path, data: bytes, raw: bool) -> str | None:
+    """"json" for a ``*.json`` file or a JSON object, "bytes" for a raw input (a
+    libFuzzer-style name, or any file with ``raw``), None for a file that is no input."""
+    if raw:
+        return "bytes"
     if path.suffix == ".json":
         return "json"
     if data.lstrip()[:1] == b"{":
         try:
-            return "json" if isinstance(json.loads(data), dict) else "bytes"
+            if isinstance(json.loads(data), dict):
+                return "json"
         except ValueError:  # JSONDecodeError and UnicodeDecodeError
             pass
-    return "bytes"
+    return "bytes" if is_raw_name(path) else None
 
 
 class FeatureRunner:
@@ -154,6 +171,10 @@ class FeatureRunner:
 
     def features(self, item: Item) -> frozenset[int]:
         loaded = self.load(item)
+        if item.kind == "json":
+            hint = check_named_targets(item.path, loaded, "cmin", [self.config.target])
+            if hint:
+                raise InputError(hint)
         r = loaded.reproducer
         target, runner = self._runner(r.target_spec if r else loaded.schedule.config.target)
         if r is not None and r.spec.mode == "controlled" and r.trace:
@@ -204,9 +225,9 @@ def set_cover(items: Sequence[Item], feats: Sequence[frozenset[int]]) -> list[in
 
 
 def minimise_corpus(
-    paths: Sequence[Path], config: MapConfig, *, seed: int = 0
+    paths: Sequence[Path], config: MapConfig, *, seed: int = 0, raw: bool = False
 ) -> CminResult:
-    items, skipped, nfiles, nbytes = collect(paths)
+    items, skipped, nfiles, nbytes = collect(paths, raw)
     fr = FeatureRunner(config, seed)
     good: list[Item] = []
     feats: list[frozenset[int]] = []
@@ -285,7 +306,7 @@ class MergeError(RuntimeError):
     """libFuzzer's merge itself failed (not an input: those are kept as failing)."""
 
 
-def libfuzzer_merge(paths: Sequence[Path], config: MapConfig) -> CminResult:
+def libfuzzer_merge(paths: Sequence[Path], config: MapConfig, raw: bool = False) -> CminResult:
     """libFuzzer's ``-set_cover_merge=1`` over the raw fuzz inputs of ``paths``, through
     the atheris front end on ``config``'s target and variant (its features: the
     interleaving counters, plus code coverage when the target has any).
@@ -300,24 +321,24 @@ def libfuzzer_merge(paths: Sequence[Path], config: MapConfig) -> CminResult:
     if not atheris_available():
         raise CminError("--engine libfuzzer needs atheris (pip install -e '.[fuzz]'); "
                         "or use the native engine")
-    items, skipped, nfiles, nbytes = collect(paths)
-    raw = [i for i in items if i.kind == "bytes"]
+    items, skipped, nfiles, nbytes = collect(paths, raw)
+    raw_items = [i for i in items if i.kind == "bytes"]
     skipped += [(i.path, "JSON (a schedule, a reproducer or a *.json file): the libfuzzer "
                  "engine reads raw fuzz inputs only (use --engine native)")
                 for i in items if i.kind != "bytes"]
-    by_digest = {i.digest: i for i in raw}
+    by_digest = {i.digest: i for i in raw_items}
     kept: list[Item] = []
     failing: list[Item] = []
     merge_log: list[str] = []
     features = 0
-    if raw:
+    if raw_items:
         with tempfile.TemporaryDirectory(prefix="mapfuzz-cmin-") as tmp:
             staged, merged, art = (Path(tmp) / d for d in ("in", "out", "artifacts"))
             for d in (staged, merged, art):
                 d.mkdir()
-            for i in raw:
+            for i in raw_items:
                 (staged / i.digest).write_bytes(i.data)
-            stderr = _run_merge(config, staged, merged, art, max(len(i.data) for i in raw))
+            stderr = _run_merge(config, staged, merged, art, max(len(i.data) for i in raw_items))
             merge_log = [ln for ln in stderr.splitlines() if ln.startswith("MERGE-OUTER")]
             added = [_MERGE_ADDED.search(ln) for ln in merge_log]
             features = next((int(m.group(2)) for m in added if m), 0)

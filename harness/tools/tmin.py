@@ -522,6 +522,16 @@ def sizes(c: Case) -> dict[str, int]:
             "preemptions": c.preemptions}
 
 
+def _n(count: int, what: str) -> str:
+    return f"{count} {what}{'' if count == 1 else 's'}"
+
+
+def size_text(d: dict[str, int]) -> str:
+    """A ``sizes`` object in words: "2 threads, 3 ops, 1 preemption"."""
+    return (f"{_n(d['threads'], 'thread')}, {_n(d['ops'], 'op')}, "
+            f"{_n(d['preemptions'], 'preemption')}")
+
+
 __all__ = [
     "PASSES",
     "Case",
@@ -536,6 +546,7 @@ __all__ = [
     "minimise",
     "remap_trace",
     "signature_of",
+    "size_text",
     "sizes",
     "tiny_table",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -182,3 +184,21 @@ def test_markdown_says_when_a_map_crashed(tmp_path: Path) -> None:
             "single_thread_ops_per_s": {"cuckoo": 2}, "crashed_attempts": [died]}
     write_markdown({**base, "maps": maps}, out)
     assert f"Attempts that crashed before this measurement: {died}" in out.read_text()
+
+
+def test_a_section_alone_renders_only_that_section(tmp_path: Path) -> None:
+    results = {"machine": machine_facts(), "quick": True,
+               "oracle": {"case": {"median_s": 0.5, "verdict": "ok"}}}
+    out = tmp_path / "B.md"
+    write_markdown(results, out)
+    text = out.read_text()
+    assert "| case | 0.5 | ok |" in text
+    assert [line for line in text.splitlines() if line.startswith("## ")] == [
+        "## Oracle (check time, history construction excluded)"]
+
+
+def test_bench_refuses_an_unknown_section() -> None:
+    p = subprocess.run([sys.executable, "-m", "harness", "bench", "--section", "speed"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2
+    assert "--section speed: no such section; choose from throughput, oracle" in p.stderr

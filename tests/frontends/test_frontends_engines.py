@@ -164,7 +164,8 @@ def test_atheris_finds_a_variant_and_both_files_replay(tmp_path: Path) -> None:
     out = json.loads(p.stdout)
     assert out["engine"] == "atheris"
     assert set(out) == {"target", "variant", "engine", "mode", "seed", "elapsed_s", "execs",
-                        "execs_per_s", "canary", "findings", "jobs", "cluster"}
+                        "execs_per_s", "canary", "interrupted", "findings", "jobs",
+                        "cluster"}
     (finding,) = out["findings"]
     assert finding["class"] == "torn-value"
     repro = Path(finding["reproducer"])

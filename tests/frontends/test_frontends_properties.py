@@ -58,8 +58,9 @@ def test_seeded_variant_fails_shrinks_and_replays(tmp_path: object) -> None:
     # and through a reproducer file, following the recorded decision trace
     from pathlib import Path
 
-    path = shrunk.save(Path(str(tmp_path)), {"engine": "hypothesis"})
-    r = load(path)
+    saved = shrunk.save(Path(str(tmp_path)), {"engine": "hypothesis"})
+    assert saved.problem is None and saved.path is not None
+    r = load(saved.path)
     target, runner = runner_for("evacmap")
     out = execute(runner, target, compile_schedule(r.schedule, target.variants), r.replay_spec())
     assert out.violations and out.violations[0].cls == cls

@@ -10,6 +10,7 @@ the earliest) while the threads run: schedules are capped at 64 keys, so it take
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def test_correct_map_gives_no_finding(authormap: Target, runner: Runner) -> None
     assert hit is None, f"false alarm on the correct map: input {hit[0].index}: {hit[1].violations}"
 
 
-def test_cli_finding_replays_and_explain_names_file_and_line(
+def test_cli_finding_replays_minimises_and_explain_names_file_and_line(
     authormap: Target, tmp_path: Path
 ) -> None:
     def mapfuzz(*args: str) -> subprocess.CompletedProcess[str]:
@@ -95,8 +96,22 @@ def test_cli_finding_replays_and_explain_names_file_and_line(
     assert found, res.stdout
     repro = found[0]
     assert json.loads(repro.read_text())["mode"] == "controlled"
-    again = mapfuzz("repro", str(repro))
+    # the library lies outside the working directory: the printed replay command
+    # confirms it with --target, and runs as printed
+    (finding,) = json.loads(res.stdout)["findings"]
+    replay = shlex.split(finding["replay"])
+    assert replay == ["mapfuzz", "repro", str(repro), "--target", authormap.path]
+    again = mapfuzz(*replay[1:])
     assert again.returncode == 1, again.stderr
     assert "differs" not in again.stderr
-    shown = mapfuzz("explain", str(repro))
+    shown = mapfuzz("explain", str(repro), "--target", authormap.path)
     assert "authormap.c:" in shown.stdout + shown.stderr
+    # it minimises: tmin writes a smaller reproducer of the same class, which replays
+    small = tmp_path / "small.json"
+    shrunk = mapfuzz("tmin", str(repro), "-o", str(small), "--target", authormap.path,
+                     "--time", "60", "--json")
+    assert shrunk.returncode == 0, shrunk.stderr
+    sizes = json.loads(shrunk.stdout)
+    assert sizes["class"] == json.loads(repro.read_text())["verdict"]["violations"][0]["class"]
+    assert sizes["after"]["ops"] <= sizes["before"]["ops"]
+    assert mapfuzz("repro", str(small), "--target", authormap.path).returncode == 1

@@ -47,8 +47,8 @@ def make_corpus(d: Path, n: int = 40) -> None:
         if i % 5 == 0:
             (d / f"s{i}.json").write_text(dumps(s))
         else:
-            (d / f"b{i}").write_bytes(encode_bytes(s))
-    (d / "dup").write_bytes((d / "b1").read_bytes())
+            (d / f"crash-b{i}").write_bytes(encode_bytes(s))
+    (d / "crash-dup").write_bytes((d / "crash-b1").read_bytes())
 
 
 def item(name: str, size: int = 1) -> Item:
@@ -141,7 +141,7 @@ def test_a_raw_input_starting_with_a_brace_stays_raw(tmp_path: Path) -> None:
     config = MapConfig(variant="reader-no-seq-validate")
     schedule = split_input((SEEDS / sorted(p.name for p in SEEDS.iterdir())[0]).read_bytes())[1]
     raw = join_input(0x7B, schedule)
-    (corpus / "brace").write_bytes(raw)
+    (corpus / "crash-brace").write_bytes(raw)
     res = minimise_corpus([corpus], config)
     assert not res.skipped and [i.kind for i in res.kept] == ["bytes"]
     out = tmp_path / "min"
@@ -161,14 +161,14 @@ def test_cmin_libfuzzer_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     first = sorted(corpus.iterdir())[0].read_bytes()
-    (corpus / "dup").write_bytes(first)
-    (corpus / "brace").write_bytes(join_input(0x7B, split_input(first)[1]))
+    (corpus / "crash-dup").write_bytes(first)
+    (corpus / "crash-brace").write_bytes(join_input(0x7B, split_input(first)[1]))
     rng = random.Random(1)
     gen = GenConfig(threads=2, ops_per_thread=3, keys=3)
     (corpus / "s.json").write_text(dumps(generate(rng, gen, config)))
     tiny = GenConfig(threads=2, ops_per_thread=2, keys=2)
     for i in range(20):  # small and alike: some add nothing over the others
-        (corpus / f"g{i}").write_bytes(join_input(i % 3, generate(rng, tiny, config)))
+        (corpus / f"crash-g{i}").write_bytes(join_input(i % 3, generate(rng, tiny, config)))
     before = snapshot(corpus)
     cwd = tmp_path / "cwd"
     cwd.mkdir()
