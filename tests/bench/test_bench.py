@@ -213,3 +213,21 @@ def test_bench_refuses_an_unknown_section() -> None:
                        capture_output=True, text=True)
     assert p.returncode == 2
     assert "--section speed: no such section; choose from throughput, oracle" in p.stderr
+
+
+def test_cc_section_renders_the_cost_and_each_first_finding() -> None:
+    from harness.bench.cc import cc_markdown
+
+    sec = {"inputs": 400, "repeats": 3,
+           "throughput": {"authormap": {"reference_execs_per_s": 120.0,
+                                        "cc_execs_per_s": 80.0, "slowdown": 1.5}},
+           "detection": [
+               {"variant": "get-copy-unlocked", "seed": 0, "found": True, "input": 19,
+                "seconds": 0.04, "class": ["torn-value"]},
+               {"variant": "put-stale-table", "seed": 1, "found": False, "input": None,
+                "seconds": 9.5, "class": []}]}
+    text = "\n".join(cc_markdown({"cc": sec}))
+    assert "| authormap | 120.0 | 80.0 | 1.5x |" in text
+    assert "| get-copy-unlocked | 0 | 19 | 0.04 | torn-value |" in text
+    assert "| put-stale-table | 1 | not found | 9.5 |  |" in text
+    assert "{" not in text  # no Python dicts in the report
