@@ -30,7 +30,8 @@
  * value words (values of < 16 bytes), and a blob pointer (values of 16..256
  * bytes, stored out of line as immutable ev_blob objects: every write of a long
  * value allocates a new blob and retires the old one; a blob is never written
- * after it is published).
+ * after it is published). Blobs are cut from the map's own EV_ARENA bytes while
+ * they last, then malloc'd.
  *
  * Probing. Triangular probing over groups: g, g+1, g+3, g+6, ... (mod 2^B),
  * which visits every group once. A lookup scans a group's 8 ctrl bytes for h2
@@ -350,6 +351,7 @@ _Static_assert(sizeof ev_variant_names / sizeof ev_variant_names[0] == V_COUNT,
 #define EV_TLC 4
 #define EV_MAX_GROUPS (1ull << 24)
 #define EV_QUARANTINE_MAX ((size_t)4 << 20)
+#define EV_ARENA 4096              /* bytes of blobs cut from the map's own allocation */
 #define EV_BLOB_MAGIC 0xB10BB10Bu
 #define EV_RETIRED_MAGIC 0xDEADB10Bu
 #define EV_DEAD_MAGIC 0xDEADDEADu
@@ -432,6 +434,13 @@ typedef struct evacmap {
     _Atomic uint64_t niter;        /* iterations started: seeds each one's start unit */
     _Atomic uint64_t last_start;   /* the unit the latest iteration started at (debug) */
     ev_rec recs[EV_MAXREC];
+    /* Blob arena: blobs are cut from `arena` by a bump pointer until it is used
+     * up, then malloc'd (most maps of a fuzzing run hold a few long values and
+     * live for one execution: no malloc per value). An arena blob is retired,
+     * quarantined and poisoned like any other; only its real free is a no-op (the
+     * map's allocation holds it). Left uninitialised by create. */
+    _Atomic size_t arena_used;
+    _Alignas(16) uint8_t arena[EV_ARENA];
 } evacmap;
 
 typedef struct ev_tlc { uint64_t gen; ev_rec *rec; } ev_tlc;
@@ -612,7 +621,12 @@ static void epoch_exit(ev_rec *r)
         atomic_store_explicit(&r->active, 0, memory_order_release);
 }
 
-static void mem_free_real(ev_mem *p) { free(p); }
+static void mem_free_real(evacmap *m, ev_mem *p)
+{
+    if ((uint8_t *)p >= m->arena && (uint8_t *)p < m->arena + EV_ARENA)
+        return;   /* an arena blob: freed with the map */
+    free(p);
+}
 
 static void quarantine(evacmap *m, ev_mem *p)
 {
@@ -636,7 +650,7 @@ static void quarantine(evacmap *m, ev_mem *p)
         ev_mem *q = m->qhead;
         m->qhead = q->next;
         m->qbytes -= q->size;
-        mem_free_real(q);
+        mem_free_real(m, q);
     }
 }
 
@@ -800,10 +814,15 @@ static void publish(evacmap *m, ev_desc *d)
 
 /* ------------------------------------------------------------ values */
 
-static ev_blob *blob_new(const uint8_t *val, size_t vlen, size_t cap)
+static ev_blob *blob_new(evacmap *m, const uint8_t *val, size_t vlen, size_t cap)
 {
     size_t size = sizeof(ev_blob) + cap;
-    ev_blob *b = malloc(size);
+    size_t asz = (size + 15) & ~(size_t)15;
+    /* Relaxed: only that each range is handed out once matters (writers are
+     * serialised by wlock, but seeded bugs write without it). The blob's bytes
+     * reach readers through the slot's publication, as for a malloc'd blob. */
+    size_t off = atomic_fetch_add_explicit(&m->arena_used, asz, memory_order_relaxed);
+    ev_blob *b = off <= EV_ARENA - asz ? (ev_blob *)(void *)(m->arena + off) : malloc(size);
     if (!b)
         return NULL;
     b->hdr.next = NULL;
@@ -828,7 +847,7 @@ static int make_value(evacmap *m, const uint8_t *val, size_t vlen, ev_val *out)
         out->v1 = w[1];
         return 0;
     }
-    ev_blob *b = blob_new(val, vlen, V(m, V_BLOB_OVERWRITE_IN_PLACE) ? MF_MAX_VALUE : vlen);
+    ev_blob *b = blob_new(m, val, vlen, V(m, V_BLOB_OVERWRITE_IN_PLACE) ? MF_MAX_VALUE : vlen);
     if (!b)
         return -1;
     out->blob = (uint64_t)(uintptr_t)b;
@@ -1888,9 +1907,10 @@ static void *ev_create(const mf_host *host, uint64_t hash_seed, size_t capacity_
 {
     if (variant >= V_COUNT)
         return NULL;
-    evacmap *m = calloc(1, sizeof *m);
+    evacmap *m = malloc(sizeof *m);
     if (!m)
         return NULL;
+    memset(m, 0, offsetof(evacmap, arena));   /* the arena's bytes are written before use */
     uint64_t ng = 1;
     if (capacity_hint > EV_MAX_GROUPS)
         capacity_hint = EV_MAX_GROUPS;
@@ -1956,7 +1976,7 @@ static void ev_destroy(void *map)
     for (int k = 0; k < 3; k++)
         for (ev_mem *p = lists[k], *n; p; p = n) {
             n = p->next;
-            mem_free_real(p);
+            mem_free_real(m, p);
         }
     ev_table *cur = d->cur, *old = d->old;   /* d lives inside cur */
     free(old);

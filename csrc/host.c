@@ -108,7 +108,7 @@ void mf_post_word(_Atomic uint32_t *w)
         futex(w, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
-static uint64_t now_ns(void)
+uint64_t mf_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -116,6 +116,11 @@ static uint64_t now_ns(void)
 }
 
 int mf_wait_word(_Atomic uint32_t *w, int spin, uint32_t timeout_ms)
+{
+    return mf_wait_until(w, spin, timeout_ms ? mf_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0);
+}
+
+int mf_wait_until(_Atomic uint32_t *w, int spin, uint64_t deadline)
 {
     for (int i = 0; i < spin; i++) {
         /* Acquire: pairs with the release exchange in mf_post_word. */
@@ -128,11 +133,10 @@ int mf_wait_word(_Atomic uint32_t *w, int spin, uint32_t timeout_ms)
      * with its release exchange). On success the 2 tells the poster to wake us. */
     if (atomic_compare_exchange_strong_explicit(w, &exp, 2, memory_order_acquire,
                                                 memory_order_acquire) || exp == 2) {
-        uint64_t deadline = timeout_ms ? now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
         for (;;) {
             struct timespec rel, *tsp = NULL;
             if (deadline) {
-                uint64_t t = now_ns();
+                uint64_t t = mf_now_ns();
                 if (t >= deadline)
                     return -1;   /* the word stays 2: a later post still wakes a waiter */
                 rel.tv_sec = (time_t)((deadline - t) / 1000000000ull);
@@ -313,7 +317,7 @@ static void release_parked(mf_runner *r, mf_slot *me)
     for (uint32_t i = 0; i < n; i++)
         /* Release: orders the abort flag and the TS_DONE marks before the woken
          * thread's acquire; it reads the flag and unwinds. */
-        mf_post_word(&r->slots[todo[i]].go);
+        mf_post_word(r->slots[todo[i]].gow);
 }
 
 /* Abort the run (step bound, replay divergence, watchdog). Called by the running
@@ -518,14 +522,41 @@ void mf_sched_begin(mf_runner *r)
     sched_restop(s);
 }
 
+/* The watchdog's hang: the flag (CAS, first cause wins) and its message. Called
+ * by main only (its timed wait for `done`; the watchdog thread's signal handler
+ * runs on main too), so it never touches a later run's flag. */
+void mf_raise_watchdog(mf_runner *r)
+{
+    int exp = 0;
+    /* Relaxed: elects the message writer; the threads poll the flag, and main reads
+     * the message after the `remaining`/`done` chain or its own write. */
+    if (atomic_compare_exchange_strong_explicit(&r->abort, &exp, MF_EXEC_HANG,
+                                                memory_order_relaxed, memory_order_relaxed))
+        memcpy(r->abort_msg, r->wd_msg, sizeof r->wd_msg);   /* async-signal-safe: no formatting */
+}
+
+/* The watchdog message for this run's mode and timeout, formatted by main before
+ * the run (only when they changed) so that mf_raise_watchdog only copies it. */
+void mf_watchdog_message(mf_runner *r)
+{
+    if (r->wd_msg[0] && r->wd_msg_timeout == r->timeout_ms && r->wd_msg_mode == r->mode)
+        return;
+    snprintf(r->wd_msg, sizeof r->wd_msg, "%s watchdog fired after %u ms%s",
+             r->mode == MF_MODE_STRESS ? "stress" : "controlled-mode", r->timeout_ms,
+             r->mode == MF_MODE_STRESS ? " (livelock, deadlock or a very slow target)"
+             : ": a thread ran that long without reaching a schedule point");
+    r->wd_msg_timeout = r->timeout_ms;
+    r->wd_msg_mode = r->mode;
+}
+
 /* Hand control from me to thread `next` and park until control comes back. */
 static void switch_to(mf_runner *r, mf_slot *me, uint32_t next)
 {
     r->s.cur = next;
     /* Relaxed: the release post below orders it before `next` runs. */
     atomic_store_explicit(&r->running, &r->slots[next], memory_order_relaxed);
-    mf_post_word(&r->slots[next].go);
-    mf_wait_word(&me->go, r->spin, 0);
+    mf_post_word(r->slots[next].gow);
+    mf_wait_word(me->gow, r->spin, 0);   /* main too: its watchdog is a signal (runner.c) */
     /* Acquire (in mf_wait_word) made the poster's abort store visible. */
     if (atomic_load_explicit(&r->abort, memory_order_relaxed))
         mf_abort_run(r, me, MF_EXEC_HANG, "aborted");
@@ -719,7 +750,7 @@ void mf_sched_finish(mf_slot *me)
         /* Relaxed: the release post below orders it before `next` runs. */
         atomic_store_explicit(&r->running, &r->slots[next], memory_order_relaxed);
         /* From this post on, `next` owns the scheduler state (C2): touch none of it. */
-        mf_post_word(&r->slots[next].go);
+        mf_post_word(r->slots[next].gow);
     } else {
         /* Relaxed: main reads it after the `remaining`/`done` chain. */
         atomic_store_explicit(&r->running, NULL, memory_order_relaxed);
@@ -828,7 +859,7 @@ static inline mf_slot *ctl_caller(mf_runner *r)
 {
     /* Relaxed: see mf_runner.running; only the running thread finds itself. */
     mf_slot *me = atomic_load_explicit(&r->running, memory_order_relaxed);
-    if (!me || !pthread_equal(me->tid, pthread_self()))
+    if (!me || !pthread_equal(me->thr, pthread_self()))
         return NULL;
     return me;
 }

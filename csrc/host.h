@@ -4,15 +4,18 @@
  *   pool thread  one of the runner's persistent pthreads (struct mf_slot); thread i
  *                of a plan runs on slot i.
  *   main         the thread that called mf_runner_run: it runs prefill and the post
- *                phase and waits for the parallel phase.
+ *                phase; in controlled mode it plays the parallel phase's first thread
+ *                itself (its slot's gow/thr name main: runner.c "Main plays"), then
+ *                waits for the phase's end.
  *   event        a schedule point passed in the parallel phase: host->point (kind 0),
  *                host->blocked (1), an op's call (2) or return (3). Every event is
  *                one step.
  *   decision     (step, thread): from event number `step` on, `thread` runs.
  *
  * Controlled mode invariants
- *   C1: at most one pool thread runs target code at a time (the "running" thread);
- *       every other one is parked in wait_word() on its `go` word, idle, or done.
+ *   C1: at most one thread of the run (a pool thread, or main playing a slot) runs
+ *       target code at a time (the "running" thread); every other one is parked
+ *       in wait_word() on its slot's hand-off word (`gow`), idle, or done.
  *   C2: only the running thread reads or writes the scheduler state (struct
  *       mf_sched, the events, coverage, the trace); ownership moves with the `go`
  *       hand-off, whose release/acquire pair orders those plain accesses.
@@ -80,7 +83,13 @@ typedef struct mf_slot {
     /* Hand-off word: 0 = wait, 1 = go, 2 = a waiter sleeps in the kernel. Written by
      * whoever hands control to this thread (post_word), consumed by the thread. */
     _Atomic uint32_t go;
-    jmp_buf jb;                   /* set by the pool loop around the op list */
+    /* Controlled mode, per run: the hand-off word the thread playing this slot
+     * parks on (its own `go`, or main's `main_go` when main plays the slot) and
+     * that thread's id. Written by main before the run's first post (published by
+     * it), read by whoever hands control to the slot. */
+    _Atomic uint32_t *gow;
+    pthread_t thr;
+    jmp_buf jb;                   /* set around the op list by the thread playing the slot */
     uint64_t ran_gen;             /* the run generation this slot last ran */
     int active;                   /* inside the parallel phase: host calls act */
     int pinned;                   /* CPU this thread is pinned to, -1: the runner's full mask */
@@ -186,6 +195,32 @@ struct mf_runner {
     cpu_set_t cpus;               /* main's affinity at mf_runner_new (stress mode uses it) */
     int spin;                     /* spin iterations before sleeping in the kernel */
 
+    /* Main plays a logical thread (controlled mode, see runner.c "Main plays").
+     * main_slot: the slot main plays this run (UINT32_MAX: none); main_go: its
+     * hand-off word; deadline_ns: the run's watchdog deadline; main_plays: the
+     * feature is on (MAPFUZZ_MAIN_PLAYS=0 and a missing rescue signal turn it
+     * off). The watchdog thread (wd_*) guards the one case main cannot time
+     * itself: main running its slot's code and never calling the host again. */
+    int main_plays;
+    uint32_t main_slot;
+    _Atomic uint32_t main_go;
+    uint64_t deadline_ns;
+    pthread_t main_thr;
+    int wd_started;
+    pthread_t wd_tid;
+    _Atomic uint32_t wd_word;     /* the watchdog's hand-off word (woken from deep sleep, quit) */
+    _Atomic int wd_deep;          /* the watchdog sleeps until the next armed run */
+    _Atomic uint64_t wd_run;      /* id of the armed run (gen), 0: no run in progress */
+    _Atomic uint64_t wd_deadline; /* that run's deadline (CLOCK_MONOTONIC ns) */
+    _Atomic uint64_t wd_target;   /* the deadline the watchdog sleeps toward (UINT64_MAX: none) */
+    _Atomic uint64_t late_run;    /* run whose main the watchdog told its deadline passed */
+    _Atomic uint64_t stuck_run;   /* run whose main the watchdog rescues (signal) */
+    _Atomic int main_tid;         /* main's kernel thread id (the watchdog's signal goes there) */
+    uint32_t timeout_ms;          /* the run's watchdog timeout */
+    char wd_msg[192];             /* the watchdog's message for (mode, timeout_ms) */
+    uint32_t wd_msg_timeout;
+    int wd_msg_mode;
+
     /* Structural events (MF_CAP_EVENTS), per run. Slots are claimed with a relaxed
      * fetch_add (any thread may report, stress threads at once); main reads them
      * after the parallel phase (ordered by the `remaining`/`done` chain) or after
@@ -208,6 +243,9 @@ struct mf_runner {
 void mf_post_word(_Atomic uint32_t *w);
 /* Wait until *w is 1, consume it (set 0). timeout_ms 0 = forever. 0 ok, -1 timed out. */
 int mf_wait_word(_Atomic uint32_t *w, int spin, uint32_t timeout_ms);
+/* The same with an absolute CLOCK_MONOTONIC deadline in ns (0 = forever). */
+int mf_wait_until(_Atomic uint32_t *w, int spin, uint64_t deadline_ns);
+uint64_t mf_now_ns(void);
 
 /* sites */
 uint32_t mf_site_id(const char *site);
@@ -238,6 +276,8 @@ void mf_stress_begin(mf_runner *r);
 void mf_thread_done(mf_runner *r);               /* remaining--, wake main at 0 */
 /* The instrumentation runtime of a loaded target, or NULL (loader.c). */
 const mf_instrument *mf_target_instrument(const mf_target *t);
+void mf_raise_watchdog(mf_runner *r);            /* main: the run's watchdog hang (first cause wins) */
+void mf_watchdog_message(mf_runner *r);          /* main, before a run: format the watchdog's message */
 void mf_writer_enter(mf_slot *me);               /* single-writer targets: wait for the write turn */
 void mf_writer_leave(mf_slot *me);
 

@@ -13,17 +13,48 @@
  * every thread unwinds at its next host call; one that never calls the host again
  * within MF_GRACE_MS makes the runner broken.
  *
+ * Main plays (controlled mode). main does not post a pool thread and sleep: it
+ * runs the first thread the strategy picks itself (slot->gow is then main's own
+ * `main_go` word and slot->thr main's id), and after that slot finishes it waits
+ * for `done`. That saves a hand-off at the start of every run, and the one at the
+ * end when main's slot finishes last. The pool thread of that slot stays parked.
+ * Targets see a run's threads as before (each op list runs on one OS thread,
+ * target->thread_exit ends it); which OS thread plays which index was never part
+ * of the contract (the pool's threads already play every index across runs).
+ * The watchdog while main plays:
+ *   main finished its slot: its wait on `done` has the deadline, as before.
+ *   main inside its slot (running it, or parked in a hand-off wait like any pool
+ *     thread, untimed: a timed futex wait costs more, and random-walk runs park
+ *     main hundreds of times): only another thread can notice. The watchdog
+ *     thread (wd_main) sleeps toward the armed run's deadline; past it, it
+ *     signals main (rescue_sig): the handler raises the hang on main itself, so
+ *     the flag is never raised for a later run, and the running thread unwinds at
+ *     its next host call, releasing everyone (C3). If main is still inside its
+ *     slot after the grace period, a second signal makes the handler leave the
+ *     slot with longjmp: from a park that is a host call like any unwind; from
+ *     target code it skips frames, as a stuck pool thread is left behind. Either
+ *     way some thread stayed stuck: the runner is broken (and leaked).
+ *   The watchdog costs a run nothing while deadlines only grow: main stores the
+ *   deadline and the run id and posts the watchdog only when the new deadline is
+ *   earlier than the one it sleeps toward (or it sleeps for good: no run armed).
+ * PCT and replay runs only (see the random walk's note in mf_runner_run).
+ * MAPFUZZ_MAIN_PLAYS=0 turns this off (main posts the first thread and sleeps), as
+ * do a rescue signal taken by the process or blocked in the calling thread.
+ *
  * Memory. Records, the arena, events, the trace and per-thread arenas grow as
  * needed and are reused across runs: a steady-state run allocates nothing. In the
  * parallel phase each thread writes only its own records and its own arena;
  * main merges the arenas (fixing offsets) after the phase.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "host.h"
 
@@ -309,6 +340,181 @@ static void *pool_main(void *arg)
     return NULL;
 }
 
+/* ------------------------------------------------------------------ main plays */
+
+/* What main plays right now, for the rescue signal's handler (main's own thread
+ * reads it: volatile keeps the stores where the code puts them). */
+typedef struct main_part_ctx {
+    mf_runner *volatile r;        /* NULL: main is not inside a slot's part */
+    mf_slot *volatile me;
+    volatile uint64_t run;        /* the run (gen) main plays in */
+    volatile int rescued;         /* set by the handler before it leaves the part */
+} main_part_ctx;
+static __thread main_part_ctx mp_ctx;
+static __thread int mp_tid;       /* main's kernel thread id, cached (0: not yet) */
+
+static int rescue_sig;            /* 0: no signal available, main never plays */
+static pthread_once_t rescue_once = PTHREAD_ONCE_INIT;
+
+/* The watchdog's signal, on main. The watchdog stored late_run or stuck_run
+ * before tgkill; a signal for another run than the one main plays now (it
+ * finished in between) does nothing. */
+static void rescue_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    mf_runner *r = mp_ctx.r;
+    if (r) {
+        uint64_t run = mp_ctx.run;
+        /* Relaxed: the watchdog's stores precede its tgkill, which is a kernel call
+         * in its thread; the signal's delivery follows it. A stale value names an
+         * older run and is ignored. */
+        if (atomic_load_explicit(&r->stuck_run, memory_order_relaxed) == run) {
+            mp_ctx.rescued = 1;
+            mf_raise_watchdog(r);
+            mf_slot *me = mp_ctx.me;
+            mp_ctx.r = NULL;
+            errno = saved;
+            longjmp(me->jb, 1);   /* SA_NODEFER: the signal stays unblocked */
+        }
+        if (atomic_load_explicit(&r->late_run, memory_order_relaxed) == run)
+            mf_raise_watchdog(r);   /* main unwinds at its next host call */
+    }
+    errno = saved;
+}
+
+static void rescue_init(void)
+{
+    int sig = SIGRTMIN + 6;
+    struct sigaction old, sa;
+    if (sig > SIGRTMAX || sigaction(sig, NULL, &old) || old.sa_handler != SIG_DFL ||
+        (old.sa_flags & SA_SIGINFO))
+        return;   /* taken by the process: main does not play */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = rescue_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_NODEFER;
+    if (sigaction(sig, &sa, NULL) == 0)
+        rescue_sig = sig;
+}
+
+static void wd_signal(mf_runner *r, _Atomic uint64_t *which, uint64_t run)
+{
+    /* Relaxed: read by the handler on main after the kernel delivered the signal
+     * this thread sends next (see rescue_handler). */
+    atomic_store_explicit(which, run, memory_order_relaxed);
+    /* Relaxed: main stores it before its seq_cst arm of the run this thread read. */
+    syscall(SYS_tgkill, getpid(), atomic_load_explicit(&r->main_tid, memory_order_relaxed),
+            rescue_sig);
+}
+
+/* The watchdog thread of a runner whose main plays. It sleeps on wd_word toward
+ * the armed run's deadline (wd_target tells main how far it sleeps). */
+static void *wd_main(void *arg)
+{
+    mf_runner *r = arg;
+    uint64_t late = 0, handled = 0;
+    for (;;) {
+        /* Relaxed: published by the release post of wd_word in mf_runner_free. */
+        if (atomic_load_explicit(&r->quit, memory_order_relaxed))
+            break;
+        /* seq_cst: pairs with main's seq_cst store of wd_run in wd_arm (Dekker with
+         * wd_target below); also an acquire of the deadline main stored before. */
+        uint64_t run = atomic_load_explicit(&r->wd_run, memory_order_seq_cst);
+        uint64_t target = UINT64_MAX;
+        if (run && run != handled) {
+            /* Relaxed: ordered after main's store by the seq_cst load of wd_run. */
+            uint64_t dl = atomic_load_explicit(&r->wd_deadline, memory_order_relaxed);
+            if (run == late)
+                dl += MF_GRACE_MS * 1000000ull;
+            if (mf_now_ns() >= dl) {
+                if (run != late) {
+                    late = run;
+                    wd_signal(r, &r->late_run, run);
+                } else {
+                    handled = run;   /* main still in its slot: leave it (broken) */
+                    wd_signal(r, &r->stuck_run, run);
+                }
+                continue;
+            }
+            target = dl;
+        }
+        /* seq_cst store, then re-load wd_run (seq_cst): either main's wd_arm sees
+         * this target (and posts when its deadline is earlier), or this load sees
+         * main's new run: no run's deadline is slept through. */
+        atomic_store_explicit(&r->wd_target, target, memory_order_seq_cst);
+        if (atomic_load_explicit(&r->wd_run, memory_order_seq_cst) != run)
+            continue;
+        mf_wait_until(&r->wd_word, 0, target == UINT64_MAX ? 0 : target);
+    }
+    return NULL;
+}
+
+/* Arm the watchdog for this run (main). */
+static void wd_arm(mf_runner *r)
+{
+    /* Relaxed: published by the seq_cst store of wd_run that follows. */
+    atomic_store_explicit(&r->wd_deadline, r->deadline_ns, memory_order_relaxed);
+    /* seq_cst: pairs with the watchdog's store of wd_target and load of wd_run. */
+    atomic_store_explicit(&r->wd_run, r->gen, memory_order_seq_cst);
+    if (atomic_load_explicit(&r->wd_target, memory_order_seq_cst) > r->deadline_ns)
+        mf_post_word(&r->wd_word);   /* release: it sleeps past this deadline; wake it */
+}
+
+/* Start the watchdog thread on the first run where main plays; 0 ok. */
+static int wd_start(mf_runner *r)
+{
+    if (r->wd_started)
+        return 0;
+    /* Relaxed: the thread reads them after pthread_create (which orders them). */
+    atomic_store_explicit(&r->wd_target, UINT64_MAX, memory_order_relaxed);
+    atomic_store_explicit(&r->wd_run, 0, memory_order_relaxed);
+    if (pthread_create(&r->wd_tid, NULL, wd_main, r))
+        return -1;
+    r->wd_started = 1;
+    return 0;
+}
+
+/* The rescue signal reaches this thread (it is not blocked here). Checked once per
+ * thread (a sigprocmask call per run would cost more than a hand-off saves): a
+ * thread that blocks it later would leave a stuck slot of its own unrescued. */
+static int main_can_play(void)
+{
+    static __thread int ok;       /* 0 unknown, 1 yes, -1 no */
+    if (!ok) {
+        sigset_t cur;
+        ok = pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && !sigismember(&cur, rescue_sig)
+             ? 1 : -1;
+    }
+    return ok > 0;
+}
+
+static void run_job(mf_slot *const me);
+
+/* main plays slot `me` of this run (controlled mode). */
+static void main_part(mf_runner *r, mf_slot *me)
+{
+    if (!mp_tid)
+        mp_tid = (int)syscall(SYS_gettid);
+    /* Relaxed: published by the seq_cst store of wd_run in wd_arm. */
+    atomic_store_explicit(&r->main_tid, mp_tid, memory_order_relaxed);
+    mp_ctx.me = me;
+    mp_ctx.run = r->gen;
+    mp_ctx.rescued = 0;
+    mp_ctx.r = r;
+    /* Keeps the stores above before the arming the signal follows (same thread). */
+    atomic_signal_fence(memory_order_seq_cst);
+    wd_arm(r);
+    run_job(me);
+    mp_ctx.r = NULL;
+    atomic_signal_fence(memory_order_seq_cst);   /* the handler sees NULL from here */
+    /* Relaxed: a later run's arm republishes it (seq_cst); the watchdog reading
+     * this run id late only signals main for a run it no longer plays. */
+    atomic_store_explicit(&r->wd_run, 0, memory_order_relaxed);
+    if (mp_ctx.rescued)
+        r->broken = 1;
+}
+
 /* Pin the first n pool threads to `cpu` (-1: the runner's full mask), skipping
  * the ones already there. Best effort: a failure leaves the thread where it is. */
 static void pin_threads(mf_runner *r, uint32_t n, int cpu)
@@ -372,6 +578,10 @@ mf_runner *mf_runner_new(const mf_target *target, uint32_t max_threads, char *er
      * on one CPU. So a controlled run pins its pool threads to the CPU main is on
      * (re-pinned only when main moved); stress runs get the full mask back.
      * MAPFUZZ_PIN=0 turns this off. */
+    env = getenv("MAPFUZZ_MAIN_PLAYS");
+    pthread_once(&rescue_once, rescue_init);
+    r->main_plays = rescue_sig && !(env && env[0] == '0');
+    r->main_slot = UINT32_MAX;
     env = getenv("MAPFUZZ_PIN");
     r->pin = !(env && env[0] == '0');
     if (pthread_getaffinity_np(pthread_self(), sizeof r->cpus, &r->cpus))
@@ -414,6 +624,10 @@ void mf_runner_free(mf_runner *r)
         return;   /* a pool thread may still touch r: leak it (see host.h) */
     /* Relaxed: published by the release posts below (pool loop acquires). */
     atomic_store_explicit(&r->quit, 1, memory_order_relaxed);
+    if (r->wd_started) {
+        mf_post_word(&r->wd_word);   /* release: publishes quit to the watchdog */
+        pthread_join(r->wd_tid, NULL);
+    }
     for (uint32_t i = 0; i < r->max_threads; i++) {
         mf_post_word(&r->slots[i].go);   /* release: pairs with the pool loop's acquire */
         pthread_join(r->slots[i].tid, NULL);
@@ -679,24 +893,45 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
             cpu = -1;
         pin_threads(r, n, cpu);
     }
+    r->timeout_ms = c->stress_timeout_ms ? c->stress_timeout_ms : MF_DEFAULT_TIMEOUT_MS;
+    mf_watchdog_message(r);
+    r->deadline_ns = mf_now_ns() + (uint64_t)r->timeout_ms * 1000000ull;
+    r->main_slot = UINT32_MAX;
     if (c->mode == MF_MODE_CONTROLLED) {
         mf_sched_begin(r);
-        mf_post_word(&r->slots[r->s.cur].go);   /* release: the run's setup (C2 starts here) */
+        uint32_t first = r->s.cur;
+        for (uint32_t t = 0; t < n; t++) {
+            r->slots[t].gow = &r->slots[t].go;
+            r->slots[t].thr = r->slots[t].tid;
+        }
+        if (r->main_plays && wd_start(r))
+            r->main_plays = 0;   /* no watchdog thread: main sleeps as before */
+        /* Not under the random walk: it hands off at nearly every event, so main
+         * would be woken hundreds of times per run, and main is not pinned to the
+         * pool's CPU (a wake on the other CPU costs an interrupt): measured 5%
+         * slower there, for one or two hand-offs saved out of ~250. */
+        if (r->main_plays && c->strategy != MF_STRAT_RANDOM && main_can_play()) {
+            mf_slot *me = &r->slots[first];
+            r->main_slot = first;
+            r->main_thr = pthread_self();
+            me->gow = &r->main_go;
+            me->thr = r->main_thr;
+            /* Relaxed: main's own word; only this run's threads post it, after
+             * main's setup reached them through the hand-off chain. */
+            atomic_store_explicit(&r->main_go, 0, memory_order_relaxed);
+            main_part(r, me);
+        } else {
+            mf_post_word(&r->slots[first].go);   /* release: the run's setup (C2 starts here) */
+        }
     } else {
         mf_stress_begin(r);
         for (uint32_t t = 0; t < n; t++)
             mf_post_word(&r->slots[t].go);       /* release: the run's setup */
     }
-    uint32_t timeout = c->stress_timeout_ms ? c->stress_timeout_ms : MF_DEFAULT_TIMEOUT_MS;
-    if (mf_wait_word(&r->done, r->spin, timeout)) {
-        int exp = 0;
-        /* Relaxed: elects the message writer; pool threads poll the flag. */
-        if (atomic_compare_exchange_strong_explicit(&r->abort, &exp, MF_EXEC_HANG,
-                                                    memory_order_relaxed, memory_order_relaxed))
-            snprintf(r->abort_msg, sizeof r->abort_msg, "%s watchdog fired after %u ms%s",
-                     c->mode == MF_MODE_STRESS ? "stress" : "controlled-mode", timeout,
-                     c->mode == MF_MODE_STRESS ? " (livelock, deadlock or a very slow target)"
-                     : ": a thread ran that long without reaching a schedule point");
+    if (r->broken) {
+        out->broken = 1;   /* main left its slot: a thread stayed stuck in the target */
+    } else if (mf_wait_until(&r->done, r->spin, r->deadline_ns)) {
+        mf_raise_watchdog(r);
         if (mf_wait_word(&r->done, 0, MF_GRACE_MS)) {
             r->broken = 1;
             out->broken = 1;
@@ -725,7 +960,7 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
     if (ab) {
         status = ab;
         snprintf(out->message, sizeof out->message, "%s%s", r->abort_msg,
-                 r->broken ? "; a pool thread never came back (stuck in the target without "
+                 r->broken ? "; a thread never came back (stuck in the target without "
                  "calling the host): this runner is broken, create a new one" : "");
         /* The post phase is skipped (a lock the unwound ops held may still be held).
          * The map is destroyed when every thread came back (no thread is inside it),

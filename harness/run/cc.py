@@ -56,6 +56,11 @@ WRAPPED = (
 WRAPPED_CXX = ("_ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE",)
 """C++ targets only (mf_instrument_cxx.c): std::condition_variable::wait."""
 
+NO_INLINE_COPIES = ("-fno-builtin-memcpy", "-fno-builtin-memmove", "-fno-builtin-memset")
+"""gcc expands a copy whose length it can bound (``memcpy(v, s, n < 256 ? n : 256)``)
+inline as ``rep movs``, which no hook sees: such a copy would have no schedule point
+at all. Kept as calls, every copy reaches the wrapped memcpy and is split at points."""
+
 _LINK_ONLY = ("-l", "-L", "-Wl,", "-shared", "-static")
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -207,7 +212,7 @@ def build(sources: Sequence[str | Path], out: str | Path | None = None,
             obj = os.path.join(tmp, f"{i}-{s.stem}.o")
             comp = cxx if lang == "c++" else cc
             cmd = [*comp, "-fsanitize=thread", "-fPIC", "-g", *opt, "-pthread",
-                   "-Wno-tsan",
+                   "-Wno-tsan", *NO_INLINE_COPIES,
                    "-I", str(include_dir()), *compile_flags, "-c", str(s), "-o", obj]
             res = _run(cmd)
             if res.returncode != 0:

@@ -3,7 +3,8 @@
 An instrumented target's schedule points are code addresses (the return address of
 the hook call). This module finds every call site of the .so statically (objdump's
 disassembly: the address after each ``call`` instruction, which is where a hook
-returns to), symbolises them in one ``addr2line`` run (DWARF line tables; inlined
+returns to), symbolises the call instruction before each (the return address itself
+may lie on the next line) in one ``addr2line`` run (DWARF line tables; inlined
 frames are unwound to the innermost one outside the compiler's own headers, so a
 ``std::lock_guard`` site names the line of the map that took the lock), and hands
 the table to the target's runtime (``mf_target_set_sites``). From then on the host
@@ -114,8 +115,12 @@ def symbolise(so: str | Path, offsets: list[int]) -> dict[int, str]:
     return names
 
 
+_TABLE_FORMAT = b"sites named by their call instruction"
+"""Folded into the cache key: tables cached before a naming change are not reused."""
+
+
 def _cache_path(so: Path) -> Path:
-    h = hashlib.sha256(so.read_bytes()).hexdigest()[:24]
+    h = hashlib.sha256(_TABLE_FORMAT + so.read_bytes()).hexdigest()[:24]
     return cache_dir().parent / "symbols" / f"{h}.json"
 
 
@@ -128,7 +133,10 @@ def site_table(so: str | Path) -> dict[int, str]:
         return {int(k): str(v) for k, v in data["sites"].items()}
     if shutil.which("objdump") is None or shutil.which("addr2line") is None:
         return {}
-    table = symbolise(path, call_sites(path))
+    # A return address may lie on the line after the call (a copy's return lands on
+    # the `return 1;` below it): name each site by its call instruction instead.
+    called = symbolise(path, [o - 1 for o in call_sites(path)])
+    table = {o + 1: name for o, name in called.items()}
     with contextlib.suppress(OSError):
         cached.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".json")

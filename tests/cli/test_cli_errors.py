@@ -207,7 +207,7 @@ def test_bench_writes_only_where_o_says(
     from harness.bench import suite
     from harness.cli import cli
 
-    monkeypatch.setattr(suite, "run_bench", lambda quick, log: {"quick": quick})
+    monkeypatch.setattr(suite, "run_bench", lambda quick, log, only=(): {"quick": quick})
     monkeypatch.setattr(suite, "render_markdown", lambda results: "# Benchmarks\n")
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()

@@ -33,6 +33,32 @@ def test_same_seed_same_execution_1000_times(runner: Runner, strategy: str) -> N
     assert hashes == {first.trace_hash}
 
 
+@pytest.mark.parametrize("target", ["tinymap", "evacmap"])
+def test_main_playing_a_thread_changes_no_execution(
+        runner: Runner, target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default main plays the first thread of a controlled run itself
+    (csrc/runner.c, "Main plays"); MAPFUZZ_MAIN_PLAYS=0 makes it hand every thread
+    to the pool. Which OS thread plays which index changes no execution: same
+    records, decision trace, trace hash and events for every seed and strategy,
+    replays included (evacmap keeps per-thread state in thread-local storage)."""
+    t = runner.target if target == "tinymap" else Target.load("evacmap")
+    plan = standard_plan(seed=21)
+    monkeypatch.setenv("MAPFUZZ_MAIN_PLAYS", "0")
+    with Runner(t, max_threads=4) as pool_only:
+        monkeypatch.delenv("MAPFUZZ_MAIN_PLAYS")
+        with Runner(t, max_threads=4) as main_plays:
+            for strategy in ("pct", "random"):
+                for seed in range(100):
+                    a = pool_only.run(plan, strategy=strategy, seed=seed)
+                    b = main_plays.run(plan, strategy=strategy, seed=seed)
+                    assert a.status == "ok", a.message
+                    assert (a.trace_hash, a.records, a.trace, a.events) == (
+                        b.trace_hash, b.records, b.trace, b.events)
+                    if seed % 10 == 0:
+                        c = main_plays.run(plan, replay=a.trace)
+                        assert (c.trace_hash, c.records) == (a.trace_hash, a.records)
+
+
 @pytest.mark.parametrize("strategy", ["pct", "random"])
 def test_different_seeds_different_traces(runner: Runner, strategy: str) -> None:
     plan = standard_plan(seed=11)

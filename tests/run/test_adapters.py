@@ -221,53 +221,6 @@ def test_misuse_variant_found_in_stress_mode(
     pytest.fail(f"{name}/{variant} escaped {DETECT_SECONDS:.0f} s of stress mode")
 
 
-# ------------------------------------------------------------------ the guide's example
-
-
-def test_guide_example_builds_runs_clean_and_its_bug_is_found(tmp_path: Path) -> None:
-    """docs/adapters.md's worked example, as written: it compiles warning-free, the
-    correct map survives controlled and stress runs, and its seeded bug is found."""
-    import re
-    import subprocess
-
-    from harness.search.engine import first_finding
-
-    root = Path(__file__).resolve().parents[2]
-    guide = (root / "docs" / "adapters.md").read_text()
-    code = [b for b in re.findall(r"```c\n(.*?)```", guide, re.S) if "mf_target_v1" in b]
-    assert len(code) == 1
-    src = tmp_path / "mymap.c"
-    src.write_text(code[0])
-    cmd = next(line for line in guide.splitlines() if line.startswith("gcc ") and "mymap.c" in line)
-    argv = cmd.replace("-I csrc", f"-I {root / 'csrc'}").split()
-    subprocess.run(argv, cwd=tmp_path, check=True, capture_output=True)
-    t = Target.load(str(tmp_path / "mymap.so"))
-    assert t.name == "mymap" and t.variants == ("get-without-lock",)
-    with Runner(t) as runner:
-        for mode, budget in (("controlled", 300), ("stress", 60)):
-            engine = make_engine(CampaignConfig(mode=mode, seed=5), t)
-            assert first_finding(engine, runner, t, budget) is None
-        engine = make_engine(CampaignConfig(variant="get-without-lock", seed=5), t)
-        hit = first_finding(engine, runner, t, 2_000)
-    assert hit is not None
-    assert {v.cls for v in hit[1].violations} & {"torn-value", "phantom-value"}
-    # the guide's `mapfuzz run ... --variant correct` line, as written, on the finding
-    import sys
-
-    from harness.run.reproducer import Reproducer, save
-
-    item, outcome = hit
-    save(Reproducer(t.name, t.path, 1, item.spec, item.schedule, outcome.execution.trace,
-                    outcome.execution.trace_hash, outcome.violations), tmp_path / "findings")
-    line = next(ln for ln in guide.splitlines() if ln.startswith("mapfuzz run "))
-    (found,) = (tmp_path / "findings").glob("*.json")
-    argv = line.replace("/tmp/mymap-findings/*.json", str(found)).split()
-    p = subprocess.run([sys.executable, "-m", "harness", *argv[1:]], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr          # the correct map passes it
-    assert "verdict: ok" in p.stderr
-
-
 def test_unwritable_cache_is_a_message(built: dict[str, adapters.AdapterStatus],
                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     if built["cds_lfht"].path is None:

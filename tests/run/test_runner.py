@@ -264,6 +264,53 @@ def test_stuck_thread_breaks_and_replaces_runner(tinymap: Target) -> None:
         assert res.broken and b"broken" in ffi.string(res.message)
 
 
+@pytest.mark.parametrize(("replay", "main_state"), [
+    ([0, 0], "running"),        # main plays thread 0, which sleeps in the target
+    ([0, 1, 1, 0], "parked"),   # main plays thread 1, parked while thread 0 sleeps
+    ([0, 1], "done"),           # main plays thread 1 to its end, then thread 0 sleeps
+])
+def test_stuck_thread_breaks_the_runner_whatever_main_does(
+        tinymap: Target, replay: list[int], main_state: str) -> None:
+    """Main plays the run's first thread (runner.c, "Main plays"). Whether the thread
+    stuck in the target is main's own (the watchdog thread's signal takes main out),
+    or a pool thread while main is parked or waiting for the end, the run ends as a
+    hang within the timeout and the grace period, and the runner is replaced."""
+    plan = spin_plan(tinymap.variant_index("stuck"))
+    with Runner(tinymap, max_threads=2) as r:
+        old = r._r
+        e = r.run(plan, replay=replay, timeout_ms=100)
+        assert e.status == "hang" and "watchdog fired after 100 ms" in e.message, main_state
+        assert "create a new one" in e.message
+        assert list(e.trace[:2]) == replay[:2]  # the thread main played
+        assert r._r != old
+        assert r.run(standard_plan(nthreads=2)).status == "ok"
+
+
+def test_a_thread_blocking_the_rescue_signal_hands_every_thread_to_the_pool(
+        tinymap: Target) -> None:
+    """Main plays a thread only where the watchdog's signal can reach it: from a
+    thread that blocks the signal (runner.c uses SIGRTMIN+6), the stuck thread 0 runs
+    on a pool thread, and the run still ends as a hang with the runner replaced."""
+    import signal
+    import threading
+
+    plan = spin_plan(tinymap.variant_index("stuck"))
+    got: list[Execution] = []
+
+    def blocked() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGRTMIN + 6})
+        with Runner(tinymap, max_threads=2) as r:
+            got.append(r.run(plan, replay=[0, 0], timeout_ms=100))
+            got.append(r.run(standard_plan(nthreads=2)))
+
+    t = threading.Thread(target=blocked, daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "the run never returned: main played the stuck thread unrescued"
+    assert got[0].status == "hang" and "create a new one" in got[0].message
+    assert got[1].status == "ok"
+
+
 def test_closed_runner(tinymap: Target) -> None:
     r = Runner(tinymap, max_threads=2)
     r.close()
