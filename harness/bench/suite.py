@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.bench.cc import bench_cc, cc_markdown
 from harness.bench.designs import bench_designs, designs_markdown
+from harness.bench.growth import bench_growth, growth_markdown
 from harness.bench.scaling import bench_scaling, scaling_markdown
 from harness.bench.tools import bench_tmin, bench_witness, engine_for, tools_markdown
 from harness.data.plan import compile_schedule
@@ -293,6 +294,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[bool, Log], Any]], ...] = (
     ("witness", "stress to controlled", bench_witness),
     ("cc", "mapfuzz cc (compiler-placed points)", bench_cc),
     ("scaling", "scaling (jobs, cluster, check-history)", bench_scaling),
+    ("growth", "growth share of the default workload", bench_growth),
 )
 """(results key, progress label, measurement), in the order they run."""
 
@@ -394,4 +396,5 @@ def render_markdown(results: dict[str, Any]) -> str:
         for k, v in results["oracle"].items():
             lines.append(f"| {k} | {v['median_s']} | {v['verdict']} |")
     lines += scaling_markdown(results)
+    lines += growth_markdown(results)
     return "\n".join(lines) + "\n"

@@ -82,7 +82,7 @@ def targets(paths: tuple[str, ...], json_mode: bool) -> None:
 @click.option("--force", is_flag=True, help="replace an existing -o file")
 @click.option("--section", "sections", multiple=True, metavar="NAME",
               help="measure only this section (repeatable): throughput, oracle, maps, "
-              "designs, detection, tmin, witness, cc, scaling; default: all of them")
+              "designs, detection, tmin, witness, cc, scaling, growth; default: all of them")
 def bench(quick: bool, json_mode: bool, output: Path | None, force: bool,
           sections: tuple[str, ...]) -> None:
     """Measure detection of every seeded bug, throughput, oracle speed, the designs side

@@ -24,6 +24,7 @@ from harness.run.execute import MF_CAP_EVENTS, RunSpec, allowed_kinds
 from harness.run.reproducer import Reproducer, save_safely
 from harness.run.target import Target
 from harness.run.worker import Finding, Worker, WorkerDied
+from harness.search.calibrate import calibrate
 from harness.search.collide import evacmap_colliding_keys
 from harness.search.engine import RandomEngine
 from harness.search.generate import GenConfig
@@ -90,8 +91,12 @@ def make_engine(cfg: CampaignConfig, target: Target) -> RandomEngine:
         pct_depth=cfg.pct_depth,
         noise=cfg.noise if cfg.mode == "stress" else 0.0,
     )
-    return RandomEngine(seed=cfg.seed, base=base, gen=gen, spec=spec,
-                        events=bool(target.caps & MF_CAP_EVENTS))
+    events = bool(target.caps & MF_CAP_EVENTS)
+    if events and gen.swarm:
+        probe_capacity = cfg.capacity if cfg.capacity is not None else 0
+        gen = replace(gen, growths=calibrate(target, base, probe_capacity),
+                      growths_capacity=probe_capacity)
+    return RandomEngine(seed=cfg.seed, base=base, gen=gen, spec=spec, events=events)
 
 
 def gen_config_for(target: Target) -> GenConfig:

@@ -13,11 +13,14 @@ its executions grow the map during the parallel phase; after
 ``seeds_without_growth`` seeds, one that grows nothing moves on to the next schedule.
 The campaign so spends its time on shapes whose parallel phase overlaps a growth.
 Input i is still the same pure function of (seed, i); only which indices run
-depends on outcomes.
+depends on outcomes. (Where the generator aims its prefills comes from a
+calibration probe run once before the campaign, harness.search.calibrate: a pure
+function of the target, the same in every worker.)
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -112,35 +115,34 @@ class RandomEngine:
         return index + 1 if ran < share else index - index % sps + sps
 
 
-def first_finding(
-    engine: RandomEngine, runner: Runner, target: Target, budget: int
-) -> tuple[Input, Outcome] | None:
-    """Run up to ``budget`` executions from input 0 in this process (following the
-    engine's feedback, ``next_index``); the first one with a violation, or None.
+def walk(engine: RandomEngine, runner: Runner, target: Target) -> Iterator[tuple[Input, Outcome]]:
+    """Run the engine's inputs from input 0 in this process, following its feedback
+    (``next_index``): each input with its outcome, for as long as the caller draws.
     (The CLI runs inputs in a worker process instead, so a crash cannot take it down.)"""
     items = engine.inputs(target.variants)
-    for _ in range(budget):
+    while True:
         item = next(items)
         outcome = execute(runner, target, item.plan, item.spec)
-        if outcome.violations:
-            return item, outcome
+        yield item, outcome
         index = engine.next_index(item.index, outcome, item.plan)
         if index != item.index + 1:
             items = engine.inputs(target.variants, index)
+
+
+def first_finding(
+    engine: RandomEngine, runner: Runner, target: Target, budget: int
+) -> tuple[Input, Outcome] | None:
+    """Run up to ``budget`` executions (``walk``); the first one with a violation, or None."""
+    for item, outcome in itertools.islice(walk(engine, runner, target), budget):
+        if outcome.violations:
+            return item, outcome
     return None
 
 
 def growth_share(engine: RandomEngine, runner: Runner, target: Target, execs: int) -> float:
-    """The fraction of ``execs`` executions of the engine (from input 0, following
-    ``next_index``) that ran a growth during their parallel phase, as the target's
-    structural events tell (0.0 for a target that reports none)."""
-    items = engine.inputs(target.variants)
-    grew = 0
-    for _ in range(execs):
-        item = next(items)
-        outcome = execute(runner, target, item.plan, item.spec)
-        grew += outcome.execution.grows_in_parallel(len(item.plan.prefill))
-        index = engine.next_index(item.index, outcome, item.plan)
-        if index != item.index + 1:
-            items = engine.inputs(target.variants, index)
+    """The fraction of ``execs`` executions of the engine (``walk``) that ran a growth
+    during their parallel phase, as the target's structural events tell (0.0 for a
+    target that reports none)."""
+    grew = sum(outcome.execution.grows_in_parallel(len(item.plan.prefill))
+               for item, outcome in itertools.islice(walk(engine, runner, target), execs))
     return grew / execs if execs else 0.0

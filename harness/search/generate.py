@@ -1,4 +1,5 @@
-"""Random schedule generation, and the standard schedule (corpus/standard.json).
+"""Random schedule generation (the standard schedule, corpus/standard.json, lives in
+harness.search.standard and is re-exported here).
 
 ``generate(rng, cfg, base)`` draws a schedule from the knobs in ``GenConfig``; it is
 deterministic for a given ``random.Random`` state. The shape it aims for:
@@ -14,16 +15,20 @@ deterministic for a given ``random.Random`` state. The shape it aims for:
   so that a large prefill is followed by enough inserts to cross a growth.
 
 Swarm testing (``GenConfig.swarm``, the random engine's default): each schedule first
-draws its own shape (``draw_shape``): threads, contended keys, prefill size on a log
-scale up to about 2,000 keys, fresh keys in proportion to it, ops per thread, capacity
-hint, value-size and op mixes. A map whose first growth comes anywhere between a few
-and a thousand inserts then grows during the parallel phase in a good share of
-schedules without the user guessing its threshold; ``pinned`` keeps the knobs the user
-set.
+draws its own shape (``draw_shape``): threads, contended keys, prefill size, fresh keys,
+ops per thread, capacity hint, value-size and op mixes. Most prefills are aimed just
+under a growth: one the target reported in a calibration probe (``GenConfig.growths``,
+harness.search.calibrate), else a modelled one; others are sized on a log scale up to
+about 2,000 keys with fresh keys in proportion. A map whose first growth comes anywhere
+between a few and a thousand inserts then grows during the parallel phase in a good
+share of executions without the user guessing its threshold; ``pinned`` keeps the
+knobs the user set.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 import string
@@ -50,6 +55,8 @@ from harness.data.values import (
     MyInt,
     encode_key,
 )
+from harness.search.standard import STANDARD_SEED as STANDARD_SEED
+from harness.search.standard import standard_schedule as standard_schedule
 
 CollideHook = Callable[[random.Random, MapConfig, int], Sequence[Key]]
 """``collide(rng, config, n)``: n distinct keys whose hashes collide (share a home
@@ -63,9 +70,9 @@ MAX_CONTENDED = 320
 SWARM_MAX_PREFILL = 2000
 """Largest prefill (distinct keys) a swarm shape draws."""
 SWARM_MAX_FRESH = 1000
+"""Largest number of fresh keys a swarm shape's threads insert."""
 CLASSIC_SHARE = 0.4
 """Share of swarm schedules that keep the configured (classic) shape."""
-"""Largest number of fresh keys a swarm shape's threads insert."""
 
 
 def initial_groups(capacity: int) -> int:
@@ -141,6 +148,11 @@ class GenConfig:
     pinned: frozenset[str] = frozenset()
     """Swarm: the knobs not drawn (``threads``, ``ops_per_thread``, ``keys``,
     ``capacity``)."""
+    growths: tuple[int, ...] = ()
+    """Swarm: insert counts at which the target began a growth in a sequential probe
+    (harness.search.calibrate) under capacity hint ``growths_capacity``; aimed shapes
+    stop their prefill just under one of them. Empty: aim at modelled thresholds."""
+    growths_capacity: int = 0
 
     def check(self) -> None:
         """ValueError naming the knob that is out of range."""
@@ -185,9 +197,35 @@ class GenConfig:
             raise ValueError(f"prefill_fraction = {self.prefill_fraction}: need >= 0")
 
 
-def _pick(rng: random.Random, weights: Mapping[str, float]) -> str:
-    names = [n for n, w in weights.items() if w > 0]
-    return rng.choices(names, [weights[n] for n in names])[0]
+class _Weighted:
+    """A weighted choice among names, its cumulative weights computed once (a
+    schedule draws thousands); ``pick`` draws exactly as ``rng.choices`` would."""
+
+    __slots__ = ("cum", "hi", "names", "total")
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        self.names = [n for n, w in weights.items() if w > 0]
+        self.cum = list(itertools.accumulate(weights[n] for n in self.names))
+        self.total = self.cum[-1] + 0.0
+        self.hi = len(self.names) - 1
+
+    def pick(self, rng: random.Random) -> str:
+        return self.names[bisect.bisect(self.cum, rng.random() * self.total, 0, self.hi)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mix:
+    """The weighted choices of one schedule's config."""
+
+    keys: _Weighted
+    ops: _Weighted
+    values: _Weighted
+    max_bytes_size: int
+
+    @staticmethod
+    def of(cfg: GenConfig) -> _Mix:
+        return _Mix(_Weighted(cfg.key_types), _Weighted(cfg.op_weights),
+                    _Weighted(cfg.value_types), cfg.max_bytes_size)
 
 
 _WORD = string.ascii_lowercase + string.digits + "_-"
@@ -269,9 +307,9 @@ class _KeyPool:
         self.keys.append(k)
         return True
 
-    def draw(self, rng: random.Random, cfg: GenConfig) -> None:
+    def draw(self, rng: random.Random, cfg: GenConfig, mix: _Mix) -> None:
         for _ in range(1000):
-            ktype = _pick(rng, cfg.key_types)
+            ktype = mix.keys.pick(rng)
             if self.keys and rng.random() < cfg.type_twins:
                 k = _twin(rng, rng.choice(self.keys), ktype)
             else:
@@ -292,23 +330,23 @@ class _KeyPool:
                 return
 
 
-def _value(rng: random.Random, cfg: GenConfig) -> tuple[str, int]:
-    vtype = _pick(rng, cfg.value_types)
+def _value(rng: random.Random, mix: _Mix) -> tuple[str, int]:
+    vtype = mix.values.pick(rng)
     if vtype == "str":
         return vtype, rng.randint(9, 15)
     if vtype == "bytes":
-        return vtype, rng.randint(16, cfg.max_bytes_size)
+        return vtype, rng.randint(16, mix.max_bytes_size)
     return vtype, SIZE_RANGES[vtype][0]
 
 
-def _op(rng: random.Random, cfg: GenConfig, nkeys: int) -> Op:
-    kind = _pick(rng, cfg.op_weights)
+def _op(rng: random.Random, mix: _Mix, nkeys: int) -> Op:
+    kind = mix.ops.pick(rng)
     if kind in ("iterate", "len"):
         return Op(kind)
     key = rng.randrange(nkeys)
     if kind in ("get", "delete"):
         return Op(kind, key)
-    vtype, size = _value(rng, cfg)
+    vtype, size = _value(rng, mix)
     return Op(kind, key, vtype, size)
 
 
@@ -317,6 +355,66 @@ SWARM_KNOBS = ("threads", "ops_per_thread", "keys", "capacity")
 
 def _log_uniform(rng: random.Random, lo: float, hi: float) -> int:
     return round(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+AIMED_SHARE = 0.45
+"""Share of swarm shapes whose prefill is aimed just under a growth threshold."""
+LOAD_FACTORS = (0.5, 0.75, 0.8125, 0.875, 1.0)
+"""Load factors real maps grow at (a table of 2^k slots grows at f * 2^k entries):
+0.5 (many open-addressing tables), 0.75 (Java), 6.5/8 (Go's buckets), 7/8 (Swiss
+tables, hashbrown), 1.0 (chained tables)."""
+
+
+def _aim(rng: random.Random, cfg: GenConfig, capacity: int) -> int:
+    """An insert count at which the map is likely to begin a growth: one the target
+    reported in its calibration probe (``cfg.growths``) if any, else evacmap's model
+    for this capacity hint or a load factor times 2^k. Big ones cost the oracle time
+    in proportion: a calibrated count t is drawn with weight 1/t (each doubling
+    costs the same time), k with weight 2^(-k/2)."""
+    counts = [t for t in cfg.growths if 1 < t <= SWARM_MAX_PREFILL + 1]
+    if counts:
+        return rng.choices(counts, [1 / t for t in counts])[0]
+    if rng.random() < 0.3:
+        return growth_threshold(capacity) + 1
+    k = rng.choices(_POWERS, _POWER_WEIGHTS)[0]
+    return int(rng.choice(LOAD_FACTORS) * (1 << k))
+
+
+_POWERS = tuple(range(3, 12))
+_POWER_WEIGHTS = tuple(2 ** (-k / 2) for k in _POWERS)
+
+
+def _draw_growth(rng: random.Random, cfg: GenConfig, capacity: int,
+                 shape: dict[str, object]) -> tuple[int, int]:
+    """(prefill keys, fresh keys) of a swarm shape; may pin the shape's capacity hint
+    to the calibration probe's.
+
+    Aimed (``AIMED_SHARE``): the prefill stops d inserts short of a likely growth
+    (``_aim``) and the threads insert F fresh keys (8..32), d < F / 2, so the
+    parallel phase crosses it even when its deletes undo some inserts. Else the prefill is empty,
+    or sized for a total of E inserts (prefill P plus fresh keys, E/P between 1.3
+    and 2.5) with E on a log scale: small (up to 64) mostly, else up to
+    SWARM_MAX_PREFILL + SWARM_MAX_FRESH (15% of shapes, 7% with a calibration); a
+    map that grows at T, 2T, 4T ... is crossed whenever E >= T, most of the time,
+    whatever T is.
+    """
+    r = rng.random()
+    if r < AIMED_SHARE:
+        if cfg.growths and "capacity" not in cfg.pinned:
+            shape["capacity"] = capacity = cfg.growths_capacity
+        fresh = rng.randint(8, 32)
+        t = _aim(rng, cfg, capacity)
+        # pinned ops or keys leave no fresh inserts: stop one short
+        slack = 1 if {"ops_per_thread", "keys"} & cfg.pinned else fresh // 2
+        return max(0, t - 1 - rng.randrange(slack)), fresh
+    if r < AIMED_SHARE + 0.05:
+        return 0, rng.randint(0, 8)
+    # big prefills cost the oracle time in proportion, so they are the rare kind;
+    # rarer still when the calibration already aims at the target's big thresholds
+    hi = 64 if r < (0.93 if cfg.growths else 0.85) else SWARM_MAX_PREFILL + SWARM_MAX_FRESH
+    total = _log_uniform(rng, 8 if hi == 64 else 64, hi)
+    prefill = round(total / rng.uniform(1.3, 2.5))
+    return prefill, total - prefill
 
 
 def draw_shape(rng: random.Random, cfg: GenConfig) -> GenConfig:
@@ -345,24 +443,7 @@ def draw_shape(rng: random.Random, cfg: GenConfig) -> GenConfig:
     if "ops_per_thread" not in pin:
         shape["ops_per_thread"] = (_log_uniform(rng, 4, 24) if rng.random() < 0.9
                                    else _log_uniform(rng, 24, 96))
-    # Growth: the prefill is aimed just under the modelled first growth (evacmap-
-    # like tables), empty, or sized for a total of E inserts (prefill P plus fresh
-    # keys the threads insert, E/P between 1.3 and 2) with E on a log scale up to
-    # SWARM_MAX_PREFILL: a map that first grows after T inserts, and again at 2T,
-    # 4T ..., is crossed during the parallel phase whenever E >= T, most of the time.
-    r = rng.random()
-    if r < 0.35:
-        prefill = min(int(rng.uniform(0.6, 1.0) * growth_threshold(capacity)), 120)
-        fresh = rng.randint(0, 8)
-    elif r < 0.45:
-        prefill, fresh = 0, rng.randint(0, 8)
-    else:
-        # E: small (up to 64) mostly, else up to the maximum: big prefills cost
-        # the oracle time in proportion, so they are the rare kind
-        hi = 64 if r < 0.85 else SWARM_MAX_PREFILL + SWARM_MAX_FRESH
-        total = _log_uniform(rng, 8 if hi == 64 else 64, hi)
-        prefill = round(total / rng.uniform(1.3, 2.5))
-        fresh = total - prefill
+    prefill, fresh = _draw_growth(rng, cfg, capacity, shape)
     shape["prefill_keys"] = min(prefill, SWARM_MAX_PREFILL)
     # fresh inserts add ops and keys: none when the user pinned either
     pinned_ops = "ops_per_thread" in pin or "keys" in pin
@@ -394,6 +475,7 @@ def generate(rng: random.Random, cfg: GenConfig, base: MapConfig | None = None) 
     seed = cfg.hash_seed if cfg.hash_seed is not None else rng.getrandbits(64)
     capacity = cfg.capacity if cfg.capacity is not None else rng.choice((0, 8, 16, 32, 64))
     config = MapConfig(base.target, base.variant, seed, capacity)
+    mix = _Mix.of(cfg)
 
     pool = _KeyPool()
     ncol = round(cfg.colliding_keys * cfg.keys)
@@ -406,7 +488,7 @@ def generate(rng: random.Random, cfg: GenConfig, base: MapConfig | None = None) 
         for k in drawn:
             pool.add(k)
     while len(pool.keys) < cfg.keys:
-        pool.draw(rng, cfg)
+        pool.draw(rng, cfg, mix)
     del pool.keys[cfg.keys :]  # a hook may return more keys than asked
     ncontended = len(pool.keys)
 
@@ -421,133 +503,33 @@ def generate(rng: random.Random, cfg: GenConfig, base: MapConfig | None = None) 
     nfiller = min(target_entries - len(contended), MAX_KEYS - ncontended)
     for i in range(nfiller):
         if i < 64:
-            pool.draw(rng, cfg)
+            pool.draw(rng, cfg, mix)
         else:
             pool.filler(rng)
     filler = list(range(ncontended, len(pool.keys)))
     order = contended + filler
     rng.shuffle(order)
-    prefill = tuple(Op("put", k, *_value(rng, cfg)) for k in order)
+    prefill = tuple(Op("put", k, *_value(rng, mix)) for k in order)
 
     threads: list[list[Op]] = []
     for _ in range(cfg.threads):
         n = cfg.ops_per_thread
         if cfg.min_ops_per_thread is not None:
             n = rng.randint(cfg.min_ops_per_thread, cfg.ops_per_thread)
-        threads.append([_op(rng, cfg, ncontended) for _ in range(n)])
+        threads.append([_op(rng, mix, ncontended) for _ in range(n)])
     # fresh keys: each inserted once, by a thread with room left, at a random place
     room = sum(MAX_OPS - len(t) for t in threads)
     for i in range(min(cfg.fresh_keys, MAX_KEYS - len(pool.keys), room)):
         if i < 64:
-            pool.draw(rng, cfg)
+            pool.draw(rng, cfg, mix)
         else:
             pool.filler(rng)
         t = rng.choice([t for t in threads if len(t) < MAX_OPS])
         kind = "put_if_absent" if cfg.op_weights.get("put_if_absent", 0) and \
             rng.random() < 0.2 else "put"
-        t.insert(rng.randint(0, len(t)), Op(kind, len(pool.keys) - 1, *_value(rng, cfg)))
+        t.insert(rng.randint(0, len(t)), Op(kind, len(pool.keys) - 1, *_value(rng, mix)))
     return Schedule(config, tuple(pool.keys), prefill,
                     tuple(tuple(t) for t in threads)).validate()
-
-
-# ---- the standard schedule ---------------------------------------------------------
-
-STANDARD_SEED = 0x6D61_7066_757A_7A01
-
-
-def standard_schedule() -> Schedule:
-    """3 threads x 16 ops over 8 mixed-type contended keys (corpus/standard.json).
-
-    Capacity 16 gives evacmap two groups, growing past 14 entries. The prefill puts
-    13 distinct keys (4 contended, 9 filler ints), so the first insert of one of the
-    other contended keys (1, 2, 5, 7; each thread inserts some) starts a growth and
-    the threads race with evacuation. Keys 0..2 are type twins (int 42, str "42",
-    bytes b"42"); key 7 is the empty string. Values mix every type and size: inline
-    str (9..15), out-of-line bytes (16..200), int, float, tuple.
-    """
-    keys: tuple[Key, ...] = (
-        42,
-        "42",
-        b"42",
-        -7,
-        "key-4",
-        bytes(range(9)),
-        1 << 40,
-        "",
-        *range(100, 109),
-    )
-    P, PIA, G, D = "put", "put_if_absent", "get", "delete"
-    prefill = (
-        Op(P, 0, "int"),
-        Op(P, 8, "str", 11),
-        Op(P, 3, "bytes", 48),
-        Op(P, 9, "float"),
-        Op(P, 10, "tuple"),
-        Op(P, 4, "str", 15),
-        Op(P, 11, "int"),
-        Op(P, 12, "bytes", 16),
-        Op(P, 6, "float"),
-        Op(P, 13, "str", 9),
-        Op(P, 14, "int"),
-        Op(P, 15, "bytes", 120),
-        Op(P, 16, "tuple"),
-    )
-    t0 = (
-        Op(P, 1, "str", 12),
-        Op(G, 0),
-        Op(P, 2, "bytes", 40),
-        Op(P, 0, "int"),
-        Op(G, 1),
-        Op(PIA, 5, "tuple"),
-        Op(D, 3),
-        Op(G, 2),
-        Op(P, 7, "float"),
-        Op("iterate"),
-        Op(P, 1, "bytes", 200),
-        Op(G, 5),
-        Op(D, 0),
-        Op(P, 3, "str", 9),
-        Op("len"),
-        Op(G, 7),
-    )
-    t1 = (
-        Op(P, 2, "int"),
-        Op(G, 1),
-        Op(P, 0, "float"),
-        Op(D, 1),
-        Op(PIA, 7, "str", 15),
-        Op(G, 0),
-        Op(P, 5, "bytes", 16),
-        Op(G, 3),
-        Op(P, 4, "tuple"),
-        Op("iterate"),
-        Op(P, 1, "int"),
-        Op(G, 2),
-        Op(D, 5),
-        Op(P, 6, "bytes", 64),
-        Op(G, 4),
-        Op("len"),
-    )
-    t2 = (
-        Op(G, 2),
-        Op(P, 1, "float"),
-        Op(PIA, 2, "tuple"),
-        Op(G, 0),
-        Op(P, 3, "bytes", 100),
-        Op(D, 4),
-        Op(G, 1),
-        Op(P, 5, "str", 10),
-        Op("len"),
-        Op(P, 0, "bytes", 17),
-        Op(G, 7),
-        Op(D, 2),
-        Op(PIA, 4, "int"),
-        Op(G, 5),
-        Op("iterate"),
-        Op(P, 7, "tuple"),
-    )
-    config = MapConfig("evacmap", None, STANDARD_SEED, 16)
-    return Schedule(config, keys, prefill, (t0, t1, t2)).validate()
 
 
 def key_role(cfg: GenConfig, index: int | None) -> str | None:

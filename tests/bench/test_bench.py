@@ -110,6 +110,15 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
                                     "porcupine_recorded_s": 0.068,
                                     "porcupine_over_check": 6.8}},
         },
+        "growth": {
+            "execs": 100,
+            "shares": {"300": {"calibration": [301, 601, 1201],
+                               "default": {"share": 0.17, "execs_per_s": 40},
+                               "uncalibrated": {"share": 0.03, "execs_per_s": 50}}},
+            "rates": {"seconds_each": 4.0, "rounds": 1,
+                      "execs_per_s": {"classic_loop": 900, "swarm_loop": 450},
+                      "vs_classic_loop": {"classic_loop": 1.0, "swarm_loop": 0.5}},
+        },
     }
     out = tmp_path / "B.md"
     write_markdown(results, out)
@@ -126,6 +135,8 @@ def test_markdown_has_every_section(tmp_path: Path) -> None:
     assert "| jobs 2 | 1,900 | 1.9x |" in text and "0.95x the rate of `--jobs 2`" in text
     assert "| v1 | 1.0 | 0.6 | [10] |" in text
     assert "| h | 0.5 | 0.4 | 90 | 0.01 | ok | 0.068 (recorded) | 6.8 |" in text
+    assert "| 300 | 301, 601, 1201 | 0.17 | 40 | 0.03 | 50 |" in text
+    assert "| swarm_loop | 450 | 0.5 |" in text
 
 
 def test_check_history_benchmark_runs_the_command_on_each_row(

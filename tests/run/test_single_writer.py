@@ -57,7 +57,9 @@ def test_writes_never_overlap_reads_do(builds: tuple[Target, Target]) -> None:
     engine = make_engine(CampaignConfig(seed=4, threads=4, ops=24, keys=4, capacity=8), own)
     overlap_reads = 0
     with Runner(own) as runner:
-        for item in (next(engine.inputs(own.variants, i * 8)) for i in range(20)):
+        # a read in flight across a write is a rare interleaving under PCT: a few
+        # schedules in 40 show one
+        for item in (next(engine.inputs(own.variants, i * 8)) for i in range(40)):
             ex = runner.run(item.plan, seed=item.spec.seed)
             par = [r for r in ex.records if r.thread >= 0]
             writes = sorted((r.call, r.ret) for r in par if r.kind in (1, 2, 3))

@@ -112,7 +112,9 @@ def test_a_crashed_worker_is_replaced_and_its_input_reported(
     one = _campaign(tmp_path, 1, **kw)
     two = _campaign(tmp_path, 2, **kw)
     assert [f.cls for f in two.findings] == ["crash"]
-    assert two.execs == 24 and two.findings[0].hits >= 2  # went on after each crash
+    # the budget is an input range (a big schedule gets fewer seeds): as many
+    # executions as with one job, and it went on after each crash
+    assert 0 < two.execs == one.execs <= 24 and two.findings[0].hits >= 2
     assert _summary(one) == _summary(two)
     rep = load(two.findings[0].reproducer)
     assert rep.violations[0].cls == "crash" and rep.found["input"] == two.findings[0].index
