@@ -30,7 +30,8 @@ static void inst_remember(void *h, const mf_target *t)
     const mf_instrument *(*fn)(void);
     *(void **)&fn = sym;
     const mf_instrument *inst = fn();
-    if (!inst || inst->version != MF_INSTRUMENT_VERSION)
+    if (!inst || inst->version < MF_INSTRUMENT_VERSION_MIN ||
+        inst->version > MF_INSTRUMENT_VERSION)
         return;
     pthread_mutex_lock(&inst_lock);
     unsigned i = 0;

@@ -299,6 +299,14 @@ static void run_ops(mf_slot *me)
         r->target->thread_exit(r->map);
 }
 
+/* After destroy, with no thread inside the map: give back what an instrumented
+ * target's free() held back (mf_instrument.h, version 2). */
+static void inst_flush(mf_runner *r)
+{
+    if (r->inst && r->inst->version >= 2 && r->inst->flush)
+        r->inst->flush();
+}
+
 static void run_job(mf_slot *const me)
 {
     me->arena.len = 0;
@@ -965,8 +973,10 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
         /* The post phase is skipped (a lock the unwound ops held may still be held).
          * The map is destroyed when every thread came back (no thread is inside it),
          * leaked otherwise. */
-        if (!r->broken)
+        if (!r->broken) {
             r->target->destroy(r->map);
+            inst_flush(r);
+        }
     } else {
         /* post phase, quiescent, on main */
         mf_record *rec = r->records + nrecords;
@@ -991,6 +1001,7 @@ int mf_runner_run(mf_runner *r, const mf_plan *p, const mf_config *c, mf_result 
         int inv = r->target->check ? r->target->check(r->map, msg, sizeof msg) : 0;
         msg[sizeof msg - 1] = 0;
         r->target->destroy(r->map);
+        inst_flush(r);
         /* Relaxed: every pool thread's write was ordered before main's acquire of
          * `done`; main's own writes are program-ordered. */
         if (atomic_load_explicit(&r->target_error, memory_order_relaxed)) {

@@ -34,6 +34,12 @@
  *   R6: per-thread state only (TLS) plus one global write counter (R4); the site
  *       table is read lock-free and grown under a spin lock, old tables are never
  *       freed (a reader may still hold one).
+ *   R7: free() and realloc() called by instrumented code (wrapped at link time) do
+ *       not give the block back: it is filled with QUARANTINE_POISON and kept on the
+ *       quarantine list until flush(), which the runner calls after destroy. A map
+ *       that reads memory it freed (a use-after-free) thus reads the poison, not
+ *       whatever the allocator's timing-dependent reuse put there, and replays
+ *       exactly. Beyond QUARANTINE_MAX bytes held, blocks are freed at once.
  *
  * Sites are code addresses: the hook's return address, which lies in the
  * instrumented code. They are named "<library>+0x<offset>" until set_sites
@@ -95,6 +101,9 @@ int __real_sem_post(sem_t *s);
 void *__real_memcpy(void *d, const void *s, size_t n);
 void *__real_memmove(void *d, const void *s, size_t n);
 void *__real_memset(void *d, int c, size_t n);
+void __real_free(void *p);
+void *__real_realloc(void *p, size_t n);
+size_t malloc_usable_size(void *p);
 
 /* ------------------------------------------------------------------ state */
 
@@ -878,6 +887,88 @@ int __wrap_sem_post(sem_t *s)
     RELEASE(NULL, RET_PC(), __real_sem_post(s));
 }
 
+/* ------------------------------------------------------------------ quarantine (R7) */
+
+#define QUARANTINE_POISON 0xdb
+#define QUARANTINE_MAX ((size_t)256 << 20)
+
+static struct {
+    void **blocks;
+    size_t n, cap, bytes;
+} g_quar;
+/* Acquire/release pair around the quarantine list: frees from several threads
+ * (stress mode) and flush on main are serialised by it. */
+static atomic_flag g_quar_lock = ATOMIC_FLAG_INIT;
+
+static void quar_lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&g_quar_lock, memory_order_acquire))
+        ;
+}
+static void quar_unlock(void) { atomic_flag_clear_explicit(&g_quar_lock, memory_order_release); }
+
+/* Hold p back, poisoned; 0 when it could not be held (the caller frees it). */
+static int quarantine(void *p)
+{
+    size_t size = malloc_usable_size(p);
+    quar_lock();
+    if (g_quar.bytes + size > QUARANTINE_MAX) {
+        quar_unlock();
+        return 0;
+    }
+    if (g_quar.n == g_quar.cap) {
+        size_t cap = g_quar.cap ? g_quar.cap * 2 : 1024;
+        void **nb = __real_realloc(g_quar.blocks, cap * sizeof *nb);
+        if (!nb) {
+            quar_unlock();
+            return 0;
+        }
+        g_quar.blocks = nb;
+        g_quar.cap = cap;
+    }
+    g_quar.blocks[g_quar.n++] = p;
+    g_quar.bytes += size;
+    quar_unlock();
+    __real_memset(p, QUARANTINE_POISON, size);
+    return 1;
+}
+
+void __wrap_free(void *p)
+{
+    if (p && !quarantine(p))
+        __real_free(p);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (!p)
+        return malloc(n);
+    if (n == 0) {             /* glibc's realloc(p, 0): frees p, returns NULL */
+        __wrap_free(p);
+        return NULL;
+    }
+    void *q = malloc(n);
+    if (!q)
+        return NULL;          /* p stays valid, as realloc leaves it on failure */
+    size_t old = malloc_usable_size(p);
+    __real_memcpy(q, p, old < n ? old : n);
+    __wrap_free(p);
+    return q;
+}
+
+static void flush(void)
+{
+    quar_lock();
+    void **blocks = g_quar.blocks;
+    size_t n = g_quar.n;
+    g_quar.blocks = NULL;
+    g_quar.n = g_quar.cap = g_quar.bytes = 0;
+    quar_unlock();
+    for (size_t i = 0; i < n; i++)
+        __real_free(blocks[i]);
+    __real_free(blocks);
+}
+
 /* ------------------------------------------------------------------ the table */
 
 static void attach(const mf_host *host)
@@ -898,7 +989,7 @@ static void attach(const mf_host *host)
 }
 
 static mf_instrument g_table = {
-    MF_INSTRUMENT_VERSION, MF_POINTS_DEFAULT, attach, set_sites, NULL,
+    MF_INSTRUMENT_VERSION, MF_POINTS_DEFAULT, attach, set_sites, NULL, flush,
 };
 
 static void set_density(uint32_t d)

@@ -30,7 +30,8 @@
 extern "C" {
 #endif
 
-#define MF_INSTRUMENT_VERSION 1
+#define MF_INSTRUMENT_VERSION 2   /* 2 added flush; a version-1 table is still driven */
+#define MF_INSTRUMENT_VERSION_MIN 1
 
 /* Point density for plain (non-atomic) accesses; atomics, locks, fences and
  * spin detection are active at every density. */
@@ -49,6 +50,12 @@ typedef struct mf_instrument {
     int (*set_sites)(uint32_t n, const uint64_t *offs, const char *const *names);
     /* Set the density (MF_POINTS_*, or N > 1 for every Nth plain access). */
     void (*set_density)(uint32_t density);
+    /* Version 2. Give back the memory the instrumented code freed since the last
+     * flush: free() and realloc() of instrumented code hold the block back, poisoned,
+     * so a late reader of freed memory reads the poison whatever the allocator would
+     * have put there (a run is then a function of its schedule). The runner calls it
+     * once the map is destroyed and no thread is inside it. */
+    void (*flush)(void);
 } mf_instrument;
 
 const mf_instrument *mf_instrument_v1(void);

@@ -50,6 +50,7 @@ WRAPPED = (
     "pthread_cond_broadcast",
     "sem_wait", "sem_trywait", "sem_timedwait", "sem_post",
     "memcpy", "memmove", "memset",
+    "free", "realloc",
 )
 """Calls of the instrumented code served by the runtime (``__wrap_NAME``)."""
 
