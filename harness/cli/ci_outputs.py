@@ -70,7 +70,7 @@ def campaign_record(result: CampaignResult) -> CampaignRecord:
         r = reproducer.load(report.reproducer)
         outcome = replay_once(r).outcome if r.spec.mode == "controlled" else None
         findings.append(finding_record(
-            r, report.reproducer, outcome=outcome, hits=getattr(report, "hits", 1),
+            r, report.reproducer, outcome=outcome, hits=report.hits,
             execs_to_find=report.execs_to_find,
         ))
     canary = None

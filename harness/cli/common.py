@@ -158,20 +158,26 @@ def check_out_dir(path: Path, flag: str) -> None:
         fail(f"{flag} {path}: {problem}; pass a writable directory with {flag} DIR")
 
 
-def print_saved(saved: Saved, target: str | None = None) -> None:
-    """Where a finding's reproducer went; a failed write says why and where it went
-    instead, or prints the reproducer itself when no directory could take it."""
+def saved_lines(path: Path | None, problem: str | None, text: str, target: str | None,
+                indent: str = "") -> list[str]:
+    """Where a finding's reproducer went, as rich markup lines: a failed write says why
+    and where the file went instead, or gives the reproducer itself (``text``) when no
+    directory could take it; then how to replay it (``target``: the spec it ran on)."""
     from harness.run.trust import replay_command
 
-    if saved.problem:
-        err.print(f"[bold red]{escape(saved.problem)}[/]", markup=True)
-    if saved.path is None:
-        err.print("the reproducer follows (save it as FILE.json, then: mapfuzz repro FILE.json)")
-        err.print(saved.text, markup=False)
-        return
-    instead = " instead" if saved.problem else ""
-    err.print(f"written to {saved.path}{instead}\n"
-              f"replay with: {replay_command(saved.path, target)}", markup=False)
+    lines = [f"{indent}[bold red]{escape(problem)}[/]"] if problem else []
+    if path is None:
+        return [*lines, f"{indent}the reproducer follows (save it as FILE.json, then: "
+                        "mapfuzz repro FILE.json)", escape(text)]
+    instead = " instead" if problem else ""
+    return [*lines, f"{indent}written to {escape(str(path))}{instead}",
+            f"{indent}replay with: {escape(replay_command(path, target))}"]
+
+
+def print_saved(saved: Saved, target: str | None = None) -> None:
+    """Where a finding's reproducer went (``saved_lines``), on stderr."""
+    err.print("\n".join(saved_lines(saved.path, saved.problem, saved.text, target)),
+              markup=True)
 
 
 def exit_saved(saved: Saved | None, code: int) -> NoReturn:

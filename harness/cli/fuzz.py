@@ -31,6 +31,7 @@ from harness.cli.common import (
     emit_json,
     err,
     fail,
+    saved_lines,
 )
 from harness.data.schedule import MAX_CAPACITY, MAX_OPS, MAX_THREADS
 from harness.frontends.atheris_driver import (
@@ -155,16 +156,8 @@ def finding_text(report: Report) -> str:
         f"({report.first_found_s:.2f} s)",
         f"  {escape(report.explanation)}",
     ]
-    if report.write_problem:
-        lines.append(f"  [bold red]{escape(report.write_problem)}[/]")
-    if report.reproducer is None:
-        lines.append("  the reproducer follows (save it as FILE.json, then: "
-                     "mapfuzz repro FILE.json)")
-        lines.append(escape(report.reproducer_text))
-    else:
-        instead = " instead" if report.write_problem else ""
-        lines.append(f"  written to {escape(str(report.reproducer))}{instead}")
-        lines.append(f"  replay with: {escape(report.replay)}")
+    lines += saved_lines(report.reproducer, report.write_problem, report.reproducer_text,
+                         report.target_spec, indent="  ")
     return "\n".join(lines)
 
 

@@ -215,6 +215,8 @@ class Harness:
     def _report(self, exc: Any, data: bytes) -> None:
         import hashlib
 
+        from harness.run.trust import replay_command
+
         found = {
             "engine": "atheris",
             "input_sha1": hashlib.sha1(data).hexdigest(),
@@ -236,7 +238,8 @@ class Harness:
         }
         sys.stderr.write(
             f"\nmapfuzz: {v.cls} found; reproducer {path}\n"
-            f"replay with: mapfuzz repro {path}\n"
+            f"replay with: "
+            f"{replay_command(path, self.target.spec) if path else f'mapfuzz repro {path}'}\n"
             f"{FINDING_TAG} {json.dumps(line)}\n"
         )
         sys.stderr.flush()
