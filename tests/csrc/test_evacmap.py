@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
+from direct_map import DirectMap, rand_key, rand_value
 from harness._mapfuzz_c import ffi, lib
 
 from harness.search.generate import growth_threshold
@@ -34,59 +35,12 @@ def variants() -> list[str]:
     return names
 
 
-class Map:
-    """Thin wrapper: every call returns what the C function returned, plus bytes."""
+class Map(DirectMap):
+    """A map of evacmap (direct_map.DirectMap on its table), remembering its seed."""
 
-    def __init__(self, seed: int = 0, cap: int = 0, variant: int = 0, host=None) -> None:  # type: ignore[no-untyped-def]
-        self.m = T.create(lib.mf_host_null() if host is None else host, seed, cap, variant)
+    def __init__(self, seed: int = 0, cap: int = 0, variant: int = 0, host: Any = None) -> None:
+        super().__init__(T, seed, cap, variant, host)
         self.seed = seed
-        assert self.m != ffi.NULL
-        self.buf = ffi.new("uint8_t[]", lib.MF_MAX_VALUE)
-        self.n = ffi.new("size_t *")
-        self.msg = ffi.new("char[]", 512)
-
-    def close(self) -> None:
-        T.destroy(self.m)
-        self.m = ffi.NULL
-
-    def _out(self, r: int) -> tuple[int, bytes | None]:
-        assert r >= 0, f"target error {r}"
-        return r, (bytes(ffi.buffer(self.buf, self.n[0])) if r else None)
-
-    def get(self, k: bytes) -> bytes | None:
-        r = T.get(self.m, k, len(k), self.buf, self.n)
-        assert r in (0, 1)
-        return bytes(ffi.buffer(self.buf, self.n[0])) if r else None
-
-    def put(self, k: bytes, v: bytes) -> tuple[int, bytes | None]:
-        return self._out(T.put(self.m, k, len(k), v, len(v), self.buf, self.n))
-
-    def put_if_absent(self, k: bytes, v: bytes) -> tuple[int, bytes | None]:
-        r = T.put_if_absent(self.m, k, len(k), v, len(v), self.buf, self.n)
-        assert r in (0, 1)
-        return r, (None if r else bytes(ffi.buffer(self.buf, self.n[0])))
-
-    def delete(self, k: bytes) -> tuple[int, bytes | None]:
-        return self._out(getattr(T, "del")(self.m, k, len(k), self.buf, self.n))
-
-    def len(self) -> int:
-        return int(T.len(self.m))
-
-    def items(self) -> list[tuple[bytes, bytes]]:
-        out: list[tuple[bytes, bytes]] = []
-
-        @ffi.callback("int(void *, const uint8_t *, size_t, const uint8_t *, size_t)")
-        def visit(ctx, k, kn, v, vn):  # type: ignore[no-untyped-def]
-            out.append((bytes(ffi.buffer(k, kn)), bytes(ffi.buffer(v, vn))))
-            return 0
-
-        assert T.iterate(self.m, visit, ffi.NULL) == 0
-        return out
-
-    def check(self) -> str | None:
-        if T.check(self.m, self.msg, 512) == 0:
-            return None
-        return ffi.string(self.msg).decode()
 
 
 @pytest.fixture
@@ -102,19 +56,6 @@ def new_map() -> Iterator[type[Map]]:
     for m in made:
         if m.m != ffi.NULL:
             m.close()
-
-
-def rand_key(rng: random.Random, pool: int) -> bytes:
-    tag = rng.choice(b"isb")
-    payload = str(rng.randrange(pool)).encode()
-    if rng.random() < 0.1:
-        payload = payload * rng.randrange(1, 8)  # long keys, up to MF_MAX_KEY
-    return (bytes([tag]) + payload)[: lib.MF_MAX_KEY]
-
-
-def rand_value(rng: random.Random) -> bytes:
-    n = rng.choice([9, 9, 12, 15, 16, 17, 25, 64, 65, 200, 256, rng.randrange(9, 257)])
-    return bytes([rng.choice(b"ifsbt")]) + rng.randbytes(n - 1)
 
 
 class Growths(NamedTuple):
