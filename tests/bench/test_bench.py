@@ -251,3 +251,11 @@ def test_cc_section_renders_the_cost_and_each_first_finding() -> None:
     assert "| get-copy-unlocked | 0 | 19 | 0.04 | torn-value |" in text
     assert "| put-stale-table | 1 | not found | 9.5 |  |" in text
     assert "{" not in text  # no Python dicts in the report
+
+
+def test_bench_help_names_every_section() -> None:
+    p = subprocess.run([sys.executable, "-m", "harness", "bench", "--help"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0
+    flat = " ".join(p.stdout.split())
+    assert all(name in flat for name in suite.SECTION_NAMES), flat
